@@ -1,0 +1,319 @@
+"""The webhook model: one normalisation shared by declarations, API bodies and API answers.
+
+Three shapes describe the same webhook:
+
+* the *property bag* Pulumi stores (``event``, ``url``, ``label``, ``enabled``, ``format``,
+  ``fields``, ``delay``, ``adoptId``);
+* the *API body* Shoprenter takes on POST and PUT (``status``, ``webHookParameters``,
+  ``webHookDelay`` as lists, numbers as strings);
+* the *API answer* a GET returns (related resources as an object *or* a list, back-links,
+  numbers as strings, an absent delay as ``[]``, ``{}`` or missing).
+
+:class:`WebhookState` turns each of them into the same canonical value, so that a webhook
+declared, created and read back compares equal and ``diff`` never reports a change that is
+not there. :class:`DeclaredWebhook` adds the rules a *declaration* must follow (https
+targets, field names of the event's family) on top of that one normalisation; a webhook read
+from the shop is not held to them, because someone may have made it by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+Event = Literal[
+    "order_confirm",
+    "order_status_change",
+    "newsletter_subscribe",
+    "newsletter_unsubscribe",
+    "newsletter_update_subscriber",
+    "abandoned_cart",
+]
+EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
+
+# Payload field names are grouped by event family in Shoprenter's field tables. The
+# abandoned-cart event has no documented table, so it accepts any name.
+FIELD_PREFIX_BY_EVENT: dict[str, str] = {
+    "order_confirm": "order",
+    "order_status_change": "order",
+    "newsletter_subscribe": "subscriber_",
+    "newsletter_unsubscribe": "subscriber_",
+    "newsletter_update_subscriber": "subscriber_",
+}
+
+# The keys of the property bag, in the order a person reads them.
+PROPERTY_KEYS: tuple[str, ...] = (
+    "event",
+    "url",
+    "label",
+    "enabled",
+    "format",
+    "fields",
+    "delay",
+    "adoptId",
+)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Tell whether ``host`` names this machine, the one place plain http is acceptable."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure_url(url: str, what: str) -> str:
+    """Refuse anything but an absolute https URL (or http to loopback), naming ``what``."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute URL with a host, got {url!r}")
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return url
+    if parts.scheme == "http":
+        raise ValueError(
+            f"{what} must use https (plain http is accepted only for loopback addresses), "
+            f"got {url!r}"
+        )
+    raise ValueError(f"{what} must be an https URL, got scheme {parts.scheme!r}")
+
+
+class Delay(BaseModel):
+    """How long Shoprenter waits before delivering; ``None`` on the webhook means at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: int = Field(ge=1, description="A whole number of units, at least 1.")
+    unit: Literal["hour", "day"]
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Take ints and the digit strings the API answers with; refuse bools and fractions."""
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number, not a boolean")
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int):
+            raise ValueError(f"must be a whole number, got {value!r}")
+        return value
+
+
+class WebhookState(BaseModel):
+    """The canonical value of one webhook: what ``diff`` compares and Pulumi stores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    event: Event
+    url: str
+    label: str
+    enabled: StrictBool = True
+    format: Literal["json", "xml"] = "json"
+    fields: tuple[str, ...] = ()
+    delay: Optional[Delay] = None
+    adopt_id: Optional[str] = Field(
+        default=None, validation_alias=AliasChoices("adoptId", "adopt_id")
+    )
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields_as_set(cls, value: Any) -> Any:
+        """Order and repeats carry no meaning in Shoprenter's field list: sort and dedupe."""
+        if value is None:
+            return ()
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ValueError("must be a list of payload field names")
+        for name in value:
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"every field name must be a non-empty string, got {name!r}")
+        return tuple(sorted(set(value)))
+
+    def to_props(self) -> dict[str, Any]:
+        """The property bag Pulumi stores (plain dicts and lists: the SDK takes nothing else)."""
+        return {
+            "event": self.event,
+            "url": self.url,
+            "label": self.label,
+            "enabled": self.enabled,
+            "format": self.format,
+            "fields": list(self.fields),
+            "delay": self.delay.model_dump() if self.delay else None,
+            "adoptId": self.adopt_id,
+        }
+
+    def same_webhook(self, other: WebhookState) -> bool:
+        """Compare what lives on the shop; ``adoptId`` only steers ``create`` and is ignored."""
+        return self.model_dump(exclude={"adopt_id"}) == other.model_dump(exclude={"adopt_id"})
+
+    def changed_keys(self, other: WebhookState) -> list[str]:
+        """The property-bag keys whose values differ, for a diff a person can read."""
+        mine, theirs = self.to_props(), other.to_props()
+        return [key for key in PROPERTY_KEYS if key != "adoptId" and mine[key] != theirs[key]]
+
+    def identity(self) -> tuple[str, str, str]:
+        """What makes two webhooks duplicates of each other: event, target and label."""
+        return (self.event, self.url, self.label)
+
+    def to_api_body(self) -> dict[str, Any]:
+        """The POST/PUT body: related resources as lists, numbers as strings."""
+        parameter: dict[str, Any] = {"type": self.format, "url": self.url}
+        if self.fields:
+            parameter["fields"] = list(self.fields)
+        return {
+            "event": self.event,
+            "status": "1" if self.enabled else "0",
+            "label": self.label,
+            "webHookParameters": [parameter],
+            "webHookDelay": (
+                [{"delay": str(self.delay.amount), "delayUnit": self.delay.unit}]
+                if self.delay
+                else []
+            ),
+        }
+
+
+class DeclaredWebhook(WebhookState):
+    """A webhook as a user declares it: the canonical value plus the rules a target must meet."""
+
+    @field_validator("label")
+    @classmethod
+    def _label_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty: it is the name shown in the Shoprenter admin")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_secure(cls, value: str) -> str:
+        return require_secure_url(value, "the delivery URL")
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_fit_event(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        prefix = FIELD_PREFIX_BY_EVENT.get(info.data.get("event", ""))
+        if prefix is None:
+            return value
+        foreign = [name for name in value if not name.startswith(prefix)]
+        if foreign:
+            raise ValueError(
+                f"{', '.join(foreign)} cannot be sent with {info.data['event']}: "
+                f"its payload fields start with {prefix!r}"
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _adopt_id_not_blank(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("adoptId") == "":
+            return {**data, "adoptId": None}
+        return data
+
+
+class LiveWebhook(BaseModel):
+    """A webhook as the shop reports it: its id, its link and its canonical state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    href: str
+    state: WebhookState
+
+    @classmethod
+    def from_api(cls, answer: dict[str, Any]) -> LiveWebhook:
+        """Parse one webhook from any of the documented answer shapes."""
+        parameters = _as_list(answer.get("webHookParameters"))
+        if len(parameters) != 1:
+            # Writing back one target would silently drop the others: refuse instead.
+            raise ValueError(
+                f"webhook {answer.get('id')!r} has {len(parameters)} delivery targets; "
+                "this tool manages webhooks with exactly one (declare one per target)"
+            )
+        parameter = parameters[0]
+        delays = _as_list(answer.get("webHookDelay"))
+        state = WebhookState.model_validate(
+            {
+                "event": answer["event"],
+                "url": parameter.get("url", ""),
+                "label": answer.get("label") or "",
+                "enabled": str(answer.get("status", "1")).strip() in ("1", "true"),
+                "format": str(parameter.get("type", "json")).lower(),
+                "fields": _names(parameter.get("fields")),
+                "delay": (
+                    {"amount": delays[0]["delay"], "unit": delays[0]["delayUnit"]}
+                    if delays
+                    else None
+                ),
+            }
+        )
+        return cls(id=str(answer["id"]), href=str(answer.get("href", "")), state=state)
+
+    def to_outputs(self, adopt_id: Optional[str] = None) -> dict[str, Any]:
+        """The outputs Pulumi stores: every input in canonical form plus the shop's id and link."""
+        props = self.state.model_copy(update={"adopt_id": adopt_id}).to_props()
+        return {**props, "webhookId": self.id, "href": self.href}
+
+
+def _names(value: Any) -> list[str]:
+    """Field names arrive as a list, or as one bare name."""
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(name) for name in _as_list(value)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Related resources arrive as a list, a single object, ``{}``, ``[]`` or not at all."""
+    if value in (None, "", {}):
+        return []
+    if isinstance(value, list):
+        return [item for item in value if item]
+    if isinstance(value, dict):
+        return [value]
+    raise ValueError(f"expected an object or a list, got {value!r}")
+
+
+def validate_declaration(
+    props: dict[str, Any], unknown_keys: frozenset[str] = frozenset()
+) -> tuple[Optional[DeclaredWebhook], list[tuple[str, str]]]:
+    """Validate a property bag; return the webhook, or the failures as (property, reason).
+
+    ``unknown_keys`` are properties whose values Pulumi will only know after other
+    resources exist (a preview's computed inputs): they are left unjudged, and no webhook
+    is returned while any remain.
+    """
+    known = {key: value for key, value in props.items() if key not in unknown_keys}
+    try:
+        declared = DeclaredWebhook.model_validate(known)
+    except ValidationError as error:
+        failures = [_failure(detail) for detail in error.errors()]
+        return None, [(key, reason) for key, reason in failures if key not in unknown_keys]
+    return (None, []) if unknown_keys else (declared, [])
+
+
+def _failure(detail: Any) -> tuple[str, str]:
+    location = [str(part) for part in detail["loc"]]
+    key = location[0] if location else "webhook"
+    if detail["type"] == "extra_forbidden":
+        return key, f"unknown property; the properties are {', '.join(PROPERTY_KEYS)}"
+    if detail["type"] == "missing":
+        return key, "is required"
+    reason = str(detail["msg"]).removeprefix("Value error, ")
+    inner = ".".join(location[1:])
+    return key, f"{inner}: {reason}" if inner else reason

@@ -1,0 +1,317 @@
+"""The simulator's HTTP face: Shoprenter's token endpoint and webHooks API on loopback.
+
+API routes (under ``/api`` for OAuth bases, or at the root for legacy Basic bases):
+``POST /{shop}/app/token``, ``GET|POST /webHooks``, ``GET|PUT|DELETE /webHooks/{id}``.
+Answers are XML unless the request accepts ``application/json``, as Shoprenter's are.
+
+Control routes for tests, demos and benchmarks (never rate-limited or logged):
+``POST /_sim/reset``, ``GET|POST /_sim/settings``, ``POST /_sim/faults``,
+``POST /_sim/tokens/revoke``, ``GET /_sim/requests``, ``GET|POST /_sim/webhooks``,
+``PATCH|DELETE /_sim/webhooks/{id}`` (out-of-band edits, as in the admin),
+``POST /_sim/orders`` (place an order: deliver ``order_confirm`` webhooks),
+``GET /_sim/deliveries``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .delivery import place_order
+from .render import to_xml
+from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Shop
+
+TOKEN_PATH = re.compile(r"^/(?P<shop>[^/]+)/app/token$")
+API_PATH = re.compile(r"^(?P<base>/api)?/webHooks(?:/(?P<id>[^/]+))?$")
+CONTROL_WEBHOOK_PATH = re.compile(r"^/_sim/webhooks/(?P<id>[^/]+)$")
+MAX_BODY_BYTES = 1_000_000
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request; the shop is shared through the server."""
+
+    server: SimulatorServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log at ``/_sim/requests`` is the record."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- routing -------------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path, query = parts.path, parse_qs(parts.query)
+        raw = self._read_body()
+        if path.startswith("/_sim/"):
+            self._answer_control(method, path, raw)
+            return
+        shop = self.server.shop
+        fault = shop.take_fault(method, path)
+        if fault and fault.mode in ("drop-before", "status"):
+            if fault.mode == "status":
+                self._send_api(
+                    method,
+                    path,
+                    fault.status,
+                    ApiError(fault.status, None, "injected fault").body(),
+                )
+            else:
+                self._drop(method, path)
+            return
+        try:
+            status, answer = self._api(method, path, query, raw)
+        except ApiError as error:
+            status, answer = error.status, error.body()
+        if fault and fault.mode == "drop-after":
+            self._drop(method, path)
+            return
+        if fault and fault.mode == "delay":
+            time.sleep(fault.seconds)
+        self._send_api(method, path, status, answer)
+
+    def _api(
+        self, method: str, path: str, query: dict[str, list[str]], raw: bytes
+    ) -> tuple[int, Any]:
+        shop = self.server.shop
+        latency = shop.settings.latencyMs
+        if latency:
+            time.sleep(latency / 1000.0)
+        token_match = TOKEN_PATH.match(path)
+        if token_match and method == "POST":
+            return 200, shop.issue_token(_json_body(raw, self.headers.get("Content-Type")))
+        match = API_PATH.match(path)
+        if not match:
+            raise ApiError(404, 40401, f"no resource at {path}")
+        application = shop.authenticate(self.headers.get("Authorization", ""))
+        shop.admit(application)
+        base = f"http://{self.headers.get('Host')}{match['base'] or ''}"
+        webhook_id = unquote(match["id"]) if match["id"] else None
+        if webhook_id is None:
+            if method == "GET":
+                return 200, self._collection(base, query)
+            if method == "POST":
+                created = shop.create(_json_body(raw, self.headers.get("Content-Type")))
+                return 201, _present(created, base, shop.settings)
+        else:
+            if method == "GET":
+                return 200, _present(shop.get(webhook_id), base, shop.settings)
+            if method == "PUT":
+                body = _json_body(raw, self.headers.get("Content-Type"))
+                return 200, _present(shop.replace(webhook_id, body), base, shop.settings)
+            if method == "DELETE":
+                shop.delete(webhook_id)
+                return 204, None
+        raise ApiError(405, None, f"{method} is not allowed on {path}")
+
+    def _collection(self, base: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        shop = self.server.shop
+        try:
+            page = int(query.get("page", ["0"])[0])
+            limit = int(query.get("limit", [str(DEFAULT_PAGE_LIMIT)])[0])
+        except ValueError:
+            raise ApiError(400, 40005, "page and limit must be numbers") from None
+        full = query.get("full", ["0"])[0] == "1"
+        records, page_count = shop.page(page, limit)
+        collection = f"{base}/webHooks"
+
+        def link(number: int) -> dict[str, str]:
+            suffix = "&full=1" if full else ""
+            return {"href": f"{collection}?page={number}&limit={limit}{suffix}"}
+
+        return {
+            "href": link(page)["href"],
+            "page": str(page),
+            "limit": str(limit),
+            "pageCount": str(page_count),
+            "first": link(0),
+            "previous": link(page - 1) if page > 0 else None,
+            "next": link(page + 1) if page + 1 < page_count else None,
+            "last": link(page_count - 1),
+            "items": [
+                _present(record, base, shop.settings)
+                if full
+                else {"href": f"{collection}/{record['id']}"}
+                for record in records
+            ],
+        }
+
+    def _answer_control(self, method: str, path: str, raw: bytes) -> None:
+        shop = self.server.shop
+        try:
+            status, answer = self._control(shop, method, path, raw)
+        except ApiError as error:
+            status, answer = error.status, error.body()
+        self._send_json(status, answer)
+
+    def _control(self, shop: Shop, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+        body = json.loads(raw) if raw else {}
+        routes: dict[tuple[str, str], Callable[[], Any]] = {
+            ("POST", "/_sim/reset"): shop.reset,
+            ("GET", "/_sim/settings"): lambda: dict(shop.settings.__dict__),
+            ("POST", "/_sim/settings"): lambda: shop.configure(body),
+            ("POST", "/_sim/faults"): lambda: shop.add_fault(Fault(**body)),
+            ("POST", "/_sim/tokens/revoke"): shop.revoke_tokens,
+            ("GET", "/_sim/requests"): lambda: list(shop.log),
+            ("GET", "/_sim/webhooks"): shop.all,
+            ("POST", "/_sim/webhooks"): lambda: shop.create(body),
+            ("POST", "/_sim/orders"): lambda: place_order(shop, body),
+            ("GET", "/_sim/deliveries"): lambda: list(shop.deliveries),
+        }
+        route = routes.get((method, path))
+        if route is not None:
+            return 200, route()
+        match = CONTROL_WEBHOOK_PATH.match(path)
+        if match and method == "PATCH":
+            return 200, shop.edit(unquote(match["id"]), body)
+        if match and method == "DELETE":
+            shop.delete(unquote(match["id"]))
+            return 200, None
+        raise ApiError(404, None, f"no control route {method} {path}")
+
+    # -- I/O -----------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(min(length, MAX_BODY_BYTES + 1)) if length else b""
+
+    def _drop(self, method: str, path: str) -> None:
+        self.server.shop.record(method, path, 0)
+        self.close_connection = True
+
+    def _send_api(self, method: str, path: str, status: int, answer: Any) -> None:
+        shop = self.server.shop
+        shop.record(method, path, status)
+        headers = {}
+        if status == 429 and shop.settings.retryAfter is not None:
+            headers["Retry-After"] = str(shop.settings.retryAfter)
+        if answer is not None and shop.settings.wrapResponse:
+            answer = {"response": answer}
+        if "application/json" in (self.headers.get("Accept") or ""):
+            self._send_json(status, answer, headers)
+        else:
+            self._send(status, to_xml(answer), "application/xml; charset=utf-8", headers)
+
+    def _send_json(
+        self, status: int, answer: Any, headers: Optional[dict[str, str]] = None
+    ) -> None:
+        payload = b"" if status == 204 else json.dumps(answer).encode()
+        self._send(status, payload, "application/json", headers or {})
+
+    def _send(self, status: int, payload: bytes, kind: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        if status != 204:
+            self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    """A threading HTTP server that carries the shop it simulates."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], shop: Shop) -> None:
+        super().__init__(address, Handler)
+        self.shop = shop
+
+
+class Simulator:
+    """A running simulator on loopback, for tests and the demo: ``with Simulator() as sim``."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.shop = Shop()
+        self.server = SimulatorServer((host, port), self.shop)
+        self.host, self.port = str(self.server.server_address[0]), self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The base ``/webHooks`` is appended to, for OAuth clients."""
+        return f"{self.url}/api"
+
+    def token_url(self, shop: str = "demo") -> str:
+        return f"{self.url}/{shop}/app/token"
+
+    def start(self) -> Simulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def _json_body(raw: bytes, content_type: Optional[str]) -> Any:
+    if not raw:
+        raise ApiError(400, 40014, "request body is empty")
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(400, 40013, "request body is too large")
+    if "application/json" not in (content_type or ""):
+        raise ApiError(400, 40001, "Content-Type: application/json is required")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, 40016, "request body is not UTF-8") from None
+    except ValueError:
+        raise ApiError(400, 40001, "request body is not valid JSON") from None
+
+
+def _present(record: dict[str, Any], base: str, settings: Any) -> dict[str, Any]:
+    """A stored webhook as Shoprenter answers it, quirks included."""
+    href = f"{base}/webHooks/{record['id']}"
+    back_link = {"href": href}
+
+    def related(items: list[dict[str, Any]]) -> Any:
+        linked = [{**item, "webHook": back_link} for item in items]
+        if settings.relatedShape == "auto" and len(linked) == 1:
+            return linked[0]
+        return linked
+
+    answer: dict[str, Any] = {
+        "href": href,
+        "id": record["id"],
+        "event": record["event"],
+        "status": record["status"],
+        "label": record["label"],
+        "webHookParameters": related(record["webHookParameters"]),
+    }
+    if record["webHookDelay"]:
+        answer["webHookDelay"] = related(record["webHookDelay"])
+    elif settings.emptyDelay != "missing":
+        answer["webHookDelay"] = {} if settings.emptyDelay == "{}" else []
+    return answer
