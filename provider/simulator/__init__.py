@@ -4,7 +4,8 @@ Run it with ``python -m provider.simulator --port 8765``; use it in-process with
 ``with Simulator() as sim: ...``.
 """
 
+from .control import SimulatorControl
 from .server import Simulator
 from .shop import Shop
 
-__all__ = ["Shop", "Simulator"]
+__all__ = ["Shop", "Simulator", "SimulatorControl"]

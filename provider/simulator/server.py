@@ -15,6 +15,7 @@ Control routes for tests, demos and benchmarks (never rate-limited or logged):
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -68,27 +69,23 @@ class Handler(BaseHTTPRequestHandler):
             return
         shop = self.server.shop
         fault = shop.take_fault(method, path)
-        if fault and fault.mode in ("drop-before", "status"):
-            if fault.mode == "status":
-                self._send_api(
-                    method,
-                    path,
-                    fault.status,
-                    ApiError(fault.status, None, "injected fault").body(),
-                )
-            else:
-                self._drop(method, path)
-            return
-        try:
-            status, answer = self._api(method, path, query, raw)
-        except ApiError as error:
-            status, answer = error.status, error.body()
-        if fault and fault.mode == "drop-after":
-            self._drop(method, path)
+        if fault and fault.mode == "status":
+            status, answer = fault.status, ApiError(fault.status, None, "injected fault").body()
+        elif fault and fault.mode == "drop-before":
+            status, answer = 0, None
+        else:
+            try:
+                status, answer = self._api(method, path, query, raw)
+            except ApiError as error:
+                status, answer = error.status, error.body()
+        # Logged when handled, so a delayed answer never lands in a later test's log.
+        shop.record(method, path, 0 if fault and fault.mode.startswith("drop") else status)
+        if fault and fault.mode.startswith("drop"):
+            self.close_connection = True
             return
         if fault and fault.mode == "delay":
             time.sleep(fault.seconds)
-        self._send_api(method, path, status, answer)
+        self._send_api(status, answer)
 
     def _api(
         self, method: str, path: str, query: dict[str, list[str]], raw: bytes
@@ -195,17 +192,16 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(min(length, MAX_BODY_BYTES + 1)) if length else b""
 
-    def _drop(self, method: str, path: str) -> None:
-        self.server.shop.record(method, path, 0)
-        self.close_connection = True
-
-    def _send_api(self, method: str, path: str, status: int, answer: Any) -> None:
+    def _send_api(self, status: int, answer: Any) -> None:
         shop = self.server.shop
-        shop.record(method, path, status)
         headers = {}
         if status == 429 and shop.settings.retryAfter is not None:
-            headers["Retry-After"] = str(shop.settings.retryAfter)
-        if answer is not None and shop.settings.wrapResponse:
+            headers["Retry-After"] = str(math.ceil(shop.settings.retryAfter))
+        if (
+            answer is not None
+            and shop.settings.wrapResponse
+            and API_PATH.match(urlsplit(self.path).path)
+        ):
             answer = {"response": answer}
         if "application/json" in (self.headers.get("Accept") or ""):
             self._send_json(status, answer, headers)

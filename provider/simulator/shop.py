@@ -50,7 +50,7 @@ class Settings:
     relatedShape: str = "auto"  # "auto": an object when there is one, else a list; or "list"
     emptyDelay: str = "[]"  # how an absent delay reads back: "[]", "{}" or "missing"
     wrapResponse: bool = False  # wrap every JSON answer in {"response": …}
-    retryAfter: Optional[float] = None  # send Retry-After with 429 answers
+    retryAfter: Optional[float] = None  # send Retry-After (whole seconds) with 429 answers
     credentials: dict[str, str] = field(
         default_factory=lambda: {
             "clientId": DEFAULT_CLIENT_ID,

@@ -1,0 +1,65 @@
+"""A client of the simulator's control routes (``/_sim/...``)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import requests
+
+
+class SimulatorControl:
+    """The simulator's control routes over HTTP, for tests, the demo and the benchmarks."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.api_url = f"{self.url}/api"
+        self.token_url = f"{self.url}/demo/app/token"
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(method, f"{self.url}/_sim/{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self, **settings: Any) -> None:
+        """Forget every webhook, token, fault and log entry; then apply ``settings``."""
+        self._call("POST", "reset")
+        if settings:
+            self._call("POST", "settings", settings)
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        return dict(self._call("POST", "settings", changes))
+
+    def fault(self, method: str, path: str, **fault: Any) -> None:
+        self._call("POST", "faults", {"method": method, "path": path, **fault})
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "requests"))
+
+    def api_calls(self, method: Optional[str] = None) -> list[dict[str, Any]]:
+        """Calls to the webHooks API (not the token endpoint), optionally of one method."""
+        return [
+            call
+            for call in self.requests()
+            if "/webHooks" in call["path"] and (method is None or call["method"] == method)
+        ]
+
+    def token_requests(self) -> int:
+        return sum(1 for call in self.requests() if call["path"].endswith("/app/token"))
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "webhooks"))
+
+    def add_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "webhooks", body))
+
+    def edit_webhook(self, webhook_id: str, **changes: Any) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"webhooks/{webhook_id}", changes))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._call("DELETE", f"webhooks/{webhook_id}")
+
+    def revoke_tokens(self) -> None:
+        self._call("POST", "tokens/revoke")
+
+    def place_order(self, **order: Any) -> list[dict[str, Any]]:
+        return list(self._call("POST", "orders", order))

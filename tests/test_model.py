@@ -1,0 +1,151 @@
+"""The one normalisation: declared, API body and API answer all reduce to the same value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from provider.model import DeclaredWebhook, LiveWebhook, WebhookState, validate_declaration
+
+DECLARED = {
+    "event": "order_confirm",
+    "url": "https://erp.example.com/hooks/sr",
+    "label": "ERP sync",
+    "enabled": True,
+    "format": "json",
+    "fields": ["order_email", "order_innerId", "order_email"],
+    "delay": {"amount": 2, "unit": "hour"},
+}
+
+
+def answer(**overrides: Any) -> dict[str, Any]:
+    """A GET answer in the documented shape: related resources as objects, strings."""
+    link = {"href": "https://shop.api2.myshoprenter.hu/api/webHooks/abc"}
+    base = {
+        "href": link["href"],
+        "id": "abc",
+        "event": "order_confirm",
+        "status": "1",
+        "label": "ERP sync",
+        "webHookParameters": {
+            "type": "json",
+            "url": "https://erp.example.com/hooks/sr",
+            "fields": ["order_innerId", "order_email"],
+            "webHook": link,
+        },
+        "webHookDelay": {"delay": "2", "delayUnit": "hour", "webHook": link},
+    }
+    return {**base, **overrides}
+
+
+def test_declared_and_read_back_compare_equal() -> None:
+    declared = DeclaredWebhook.model_validate(DECLARED)
+    live = LiveWebhook.from_api(answer())
+    assert live.state.same_webhook(declared)
+    assert live.state.changed_keys(declared) == []
+    assert live.to_outputs()["fields"] == ["order_email", "order_innerId"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"webHookParameters": [answer()["webHookParameters"]]},
+        {"webHookDelay": [answer()["webHookDelay"]]},
+        {"status": 1},
+    ],
+    ids=["parameters-as-list", "delay-as-list", "status-as-number"],
+)
+def test_every_documented_answer_shape_reads_the_same(overrides: dict[str, Any]) -> None:
+    assert LiveWebhook.from_api(answer(**overrides)).state == LiveWebhook.from_api(answer()).state
+
+
+@pytest.mark.parametrize("absent", [[], {}, None], ids=["empty-list", "empty-object", "missing"])
+def test_an_absent_delay_in_any_form_means_no_delay(absent: Any) -> None:
+    body = answer(webHookDelay=absent)
+    if absent is None:
+        del body["webHookDelay"]
+    assert LiveWebhook.from_api(body).state.delay is None
+
+
+def test_a_lone_field_name_reads_as_a_list() -> None:
+    parameter = {**answer()["webHookParameters"], "fields": "order_email"}
+    assert LiveWebhook.from_api(answer(webHookParameters=parameter)).state.fields == (
+        "order_email",
+    )
+
+
+def test_api_body_round_trips_through_an_answer() -> None:
+    declared = DeclaredWebhook.model_validate(DECLARED)
+    body = declared.to_api_body()
+    assert body["status"] == "1"
+    assert body["webHookDelay"] == [{"delay": "2", "delayUnit": "hour"}]
+    assert isinstance(body["webHookParameters"], list)
+    read_back = LiveWebhook.from_api({**body, "id": "x", "href": "h"})
+    assert read_back.state.same_webhook(declared)
+
+
+def test_no_delay_is_sent_as_an_empty_list_and_no_fields_are_left_out() -> None:
+    body = DeclaredWebhook.model_validate({**DECLARED, "delay": None, "fields": []}).to_api_body()
+    assert body["webHookDelay"] == []
+    assert "fields" not in body["webHookParameters"][0]
+
+
+def test_changed_keys_names_each_difference_and_ignores_adopt_id() -> None:
+    old = WebhookState.model_validate(DECLARED)
+    new = old.model_copy(update={"enabled": False, "label": "renamed", "adopt_id": "other"})
+    assert old.changed_keys(new) == ["label", "enabled"]
+
+
+def test_a_webhook_with_several_targets_is_refused_rather_than_half_managed() -> None:
+    parameter = answer()["webHookParameters"]
+    with pytest.raises(ValueError, match="2 delivery targets"):
+        LiveWebhook.from_api(answer(webHookParameters=[parameter, parameter]))
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        ({"event": "order_paid"}, "event", "order_confirm"),
+        ({"url": "http://erp.example.com/x"}, "url", "must use https"),
+        ({"url": "erp.example.com/x"}, "url", "absolute URL"),
+        ({"url": "ftp://erp.example.com/x"}, "url", "https URL"),
+        ({"label": "  "}, "label", "must not be empty"),
+        ({"format": "csv"}, "format", "'json' or 'xml'"),
+        ({"enabled": "yes"}, "enabled", "boolean"),
+        ({"fields": ["subscriber_email"]}, "fields", "start with 'order'"),
+        ({"fields": "order_email"}, "fields", "list of payload field names"),
+        ({"delay": {"amount": 0, "unit": "hour"}}, "delay", "greater than or equal to 1"),
+        ({"delay": {"amount": 1.5, "unit": "hour"}}, "delay", "whole number"),
+        ({"delay": {"amount": 1, "unit": "week"}}, "delay", "'hour' or 'day'"),
+        ({"colour": "red"}, "colour", "unknown property"),
+    ],
+)
+def test_each_bad_property_is_named_with_a_reason(
+    change: dict[str, Any], key: str, reason: str
+) -> None:
+    webhook, failures = validate_declaration({**DECLARED, **change})
+    assert webhook is None
+    assert [failed for failed, _ in failures] == [key]
+    assert reason in failures[0][1]
+
+
+def test_http_is_accepted_for_loopback_targets() -> None:
+    for url in ("http://127.0.0.1:9000/hook", "http://localhost/hook", "http://[::1]:80/x"):
+        webhook, failures = validate_declaration({**DECLARED, "url": url})
+        assert failures == [] and webhook is not None
+
+
+def test_newsletter_events_take_subscriber_fields_and_abandoned_cart_any() -> None:
+    newsletter = {**DECLARED, "event": "newsletter_subscribe", "fields": ["subscriber_email"]}
+    assert validate_declaration(newsletter)[1] == []
+    cart = {**DECLARED, "event": "abandoned_cart", "fields": ["cart_token"]}
+    assert validate_declaration(cart)[1] == []
+
+
+def test_unknown_values_are_left_unjudged() -> None:
+    webhook, failures = validate_declaration(
+        {**DECLARED, "url": None, "format": "csv"}, frozenset({"url"})
+    )
+    assert webhook is None
+    assert [key for key, _ in failures] == ["format"]
