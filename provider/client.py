@@ -93,6 +93,8 @@ class ShoprenterClient:
         self._known: Optional[dict[str, LiveWebhook]] = None
         # Ids handed to a resource by this process: two resources never share one webhook.
         self._claimed: set[str] = set()
+        # Ids of existing webhooks taken over in this process: never deleted by it.
+        self._taken_over: set[str] = set()
 
     # -- the operations ------------------------------------------------------------------
 
@@ -170,7 +172,15 @@ class ShoprenterClient:
         return self._remember(self._parse(answer, "update webhook", state.label))
 
     def delete(self, webhook_id: str, label: str) -> None:
-        """Remove the webhook; one that is already gone counts as removed."""
+        """Remove the webhook; one that is already gone counts as removed.
+
+        A webhook that another resource took over in this same run (a resource renamed
+        without an alias is created anew, adopting its twin, before the old one is
+        deleted) now belongs to that resource and is left in place.
+        """
+        with self._lock:
+            if webhook_id in self._taken_over:
+                return
         with contextlib.suppress(NotFound):
             self._call("DELETE", self._item_url(webhook_id), "delete webhook", label)
         with self._lock:
@@ -200,7 +210,10 @@ class ShoprenterClient:
     def _take_over(self, live: LiveWebhook, state: WebhookState) -> LiveWebhook:
         if not live.state.same_webhook(state):
             live = self.update(live.id, state)
-        return self._claim(live)
+        claimed = self._claim(live)
+        with self._lock:
+            self._taken_over.add(claimed.id)
+        return claimed
 
     def _claim(self, live: LiveWebhook) -> LiveWebhook:
         with self._lock:

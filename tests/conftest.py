@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from provider import client as client_module
 from provider.settings import ConnectionSettings
 from provider.simulator import Simulator
 from provider.simulator.control import SimulatorControl
@@ -14,6 +15,12 @@ from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 # Fast enough that pacing does not slow the suite; pacing has tests of its own.
 FAST = 1000.0
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new provider process would: no client, token or cache."""
+    monkeypatch.setattr(client_module, "_CLIENTS", {})
 
 
 @pytest.fixture(scope="session")

@@ -241,3 +241,24 @@ def test_errors_name_operation_webhook_status_and_message(
 def test_links_outside_the_configured_api_are_not_followed(client: ShoprenterClient) -> None:
     with pytest.raises(ShoprenterError, match="outside"):
         client._same_api("https://elsewhere.example.com/api/webHooks?page=1")
+
+
+def test_a_post_dropped_before_it_was_handled_is_sent_again(
+    client: ShoprenterClient, sim: SimulatorControl
+) -> None:
+    sim.fault("POST", "/webHooks", mode="drop-before")
+    client.create(ERP)
+    assert len(sim.webhooks()) == 1
+    assert [call["status"] for call in sim.api_calls("POST")] == [0, 201]
+
+
+def test_a_webhook_taken_over_in_this_run_is_not_deleted_by_its_old_resource(
+    sim: SimulatorControl,
+) -> None:
+    earlier_run = ShoprenterClient(oauth_settings(sim))
+    old = earlier_run.create(ERP)
+    this_run = ShoprenterClient(oauth_settings(sim))
+    renamed = this_run.create(ERP)  # a resource renamed without an alias: created anew
+    assert renamed.id == old.id
+    this_run.delete(old.id, "ERP sync")  # ...then the old resource is deleted
+    assert [hook["id"] for hook in sim.webhooks()] == [old.id]

@@ -1,0 +1,187 @@
+"""The dynamic provider's methods, called as the engine calls them, against the simulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from pulumi.dynamic import Config, ConfigureRequest
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.output import Unknown
+
+from provider import WebhookProvider
+from provider.model import PROPERTY_KEYS
+from provider.simulator.control import SimulatorControl
+from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.conftest import FAST, api_body
+
+DECLARED: dict[str, Any] = {
+    "event": "order_confirm",
+    "url": "https://erp.example.com/hooks/sr",
+    "label": "ERP sync",
+    "enabled": True,
+    "format": "json",
+    "fields": ["order_innerId", "order_email"],
+    "delay": {"amount": 2, "unit": "hour"},
+    "adoptId": None,
+}
+
+
+def stack_config(sim: SimulatorControl, **extra: str) -> dict[str, str]:
+    return {
+        "shoprenter:apiUrl": sim.api_url,
+        "shoprenter:tokenUrl": sim.token_url,
+        "shoprenter:clientId": DEFAULT_CLIENT_ID,
+        "shoprenter:clientSecret": DEFAULT_CLIENT_SECRET,
+        "shoprenter:requestsPerSecond": str(FAST),
+        **extra,
+    }
+
+
+@pytest.fixture
+def provider(sim: SimulatorControl) -> WebhookProvider:
+    configured = WebhookProvider()
+    configured.configure(ConfigureRequest(Config(stack_config(sim), "shoprenter-webhooks")))
+    return configured
+
+
+def checked(provider: WebhookProvider, props: dict[str, Any]) -> dict[str, Any]:
+    result = provider.check({}, props)
+    assert result.failures == []
+    return result.inputs
+
+
+def test_check_normalises_and_makes_no_call(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    inputs = checked(provider, {**DECLARED, "webhookId": None, "href": None, "__provider": "x"})
+    assert inputs["fields"] == ["order_email", "order_innerId"]
+    assert set(inputs) == set(PROPERTY_KEYS)
+    assert sim.requests() == []
+
+
+def test_check_names_each_bad_property(provider: WebhookProvider) -> None:
+    result = provider.check(
+        {}, {**DECLARED, "url": "http://erp.example.com", "delay": {"amount": 0, "unit": "x"}}
+    )
+    assert sorted({failure.property for failure in result.failures}) == ["delay", "url"]
+    assert all(failure.reason for failure in result.failures)
+
+
+def test_check_accepts_unknown_values_in_preview(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    computed = {"url": Unknown(), "fields": ["order_email", Unknown()]}
+    result = provider.check({}, {**DECLARED, **computed})
+    assert result.failures == []
+    assert isinstance(result.inputs["url"], Unknown)
+    diff = provider.diff("id", {**DECLARED, "webhookId": "id", "href": "h"}, result.inputs)
+    assert diff.changes is True
+    assert sim.requests() == []
+
+
+def test_create_then_diff_and_read_report_no_change(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    inputs = checked(provider, DECLARED)
+    created = provider.create(inputs)
+    assert created.outs is not None
+    assert created.outs["webhookId"] == created.id
+    assert provider.diff(created.id, created.outs, inputs).changes is False
+
+    read = provider.read(created.id, created.outs)
+    assert read.id == created.id and read.outs == created.outs
+    assert read.inputs == inputs
+    assert provider.diff(created.id, read.outs or {}, inputs).changes is False
+
+
+def test_diff_reports_real_changes_in_place(provider: WebhookProvider) -> None:
+    inputs = checked(provider, DECLARED)
+    outs = {**inputs, "webhookId": "id", "href": "h"}
+    news = checked(provider, {**DECLARED, "fields": ["order_email"], "enabled": False})
+    diff = provider.diff("id", outs, news)
+    assert diff.changes is True
+    assert diff.replaces == [] and diff.delete_before_replace is False
+    reordered = checked(provider, {**DECLARED, "fields": ["order_email", "order_innerId"]})
+    assert provider.diff("id", outs, reordered).changes is False
+
+
+def test_drift_made_in_the_admin_shows_after_read(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    inputs = checked(provider, DECLARED)
+    created = provider.create(inputs)
+    sim.edit_webhook(created.id, status="0", label="changed by hand")
+    read = provider.read(created.id, created.outs or {})
+    assert read.outs is not None and read.outs["enabled"] is False
+    assert provider.diff(created.id, read.outs, inputs).changes is True
+    updated = provider.update(created.id, read.outs, inputs)
+    assert updated.outs == created.outs
+    assert sim.webhooks()[0]["label"] == "ERP sync"
+
+
+def test_read_of_a_deleted_webhook_drops_it(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    created = provider.create(checked(provider, DECLARED))
+    sim.delete_webhook(created.id)
+    read = provider.read(created.id, created.outs or {})
+    assert (read.id, read.outs) == ("", {})
+
+
+def test_delete_tolerates_a_webhook_already_gone(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    created = provider.create(checked(provider, DECLARED))
+    provider.delete(created.id, created.outs or {})
+    provider.delete(created.id, created.outs or {})
+    assert sim.webhooks() == []
+
+
+def test_update_returns_full_outputs(provider: WebhookProvider) -> None:
+    inputs = checked(provider, DECLARED)
+    created = provider.create(inputs)
+    news = checked(provider, {**DECLARED, "delay": None})
+    updated = provider.update(created.id, created.outs or {}, news)
+    assert updated.outs is not None
+    assert set(updated.outs) == {*PROPERTY_KEYS, "webhookId", "href"}
+    assert updated.outs["delay"] is None
+
+
+def test_adopt_id_is_kept_in_outputs_and_ignored_by_diff(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    existing = sim.add_webhook(api_body(label="by hand"))
+    inputs = checked(provider, {**DECLARED, "adoptId": existing["id"]})
+    created = provider.create(inputs)
+    assert created.id == existing["id"] and len(sim.webhooks()) == 1
+    assert created.outs is not None and created.outs["adoptId"] == existing["id"]
+    without = checked(provider, DECLARED)
+    assert provider.diff(created.id, created.outs, without).changes is False
+
+
+def test_the_pickled_provider_carries_no_settings_or_credentials(
+    provider: WebhookProvider,
+) -> None:
+    provider.create(checked(provider, DECLARED))  # settings resolved, client built
+    pickled = serialize_provider(provider)
+    fresh = serialize_provider(WebhookProvider())
+    assert pickled == fresh
+    assert DEFAULT_CLIENT_SECRET.encode() not in pickled.encode()
+
+
+def test_importing_the_provider_has_no_side_effects() -> None:
+    code = (
+        "import sys, threading, socket\n"
+        "before = threading.active_count()\n"
+        "import provider\n"
+        "assert threading.active_count() == before, 'a thread was started'\n"
+        "assert 'provider.client' in sys.modules\n"
+        "from provider import client\n"
+        "assert client._CLIENTS == {}, 'a client was built'\n"
+    )
+    environment = {**os.environ, "SHOPRENTER_CLIENT_SECRET": "x"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=environment, timeout=60)
