@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 import pulumi
 import yaml
@@ -117,7 +117,15 @@ def _duplicates(declarations: Iterable[Declaration], source: str) -> list[str]:
     return problems
 
 
-def load_declarations(config: pulumi.Config, project_dir: Path) -> list[Declaration]:
+class ConfigSource(Protocol):
+    """The two reads the program makes of the stack config (``pulumi.Config`` has both)."""
+
+    def get(self, key: str) -> Optional[str]: ...
+
+    def get_object(self, key: str) -> Any: ...
+
+
+def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declaration]:
     """Read the declarations from stack config, or from the YAML file config names."""
     inline = config.get_object("webhooks")
     file_name = config.get("webhooksFile")

@@ -74,7 +74,8 @@ def test_check_names_each_bad_property(provider: WebhookProvider) -> None:
 def test_check_accepts_unknown_values_in_preview(
     provider: WebhookProvider, sim: SimulatorControl
 ) -> None:
-    computed = {"url": Unknown(), "fields": ["order_email", Unknown()]}
+    unknown = Unknown()  # type: ignore[no-untyped-call]
+    computed = {"url": unknown, "fields": ["order_email", unknown]}
     result = provider.check({}, {**DECLARED, **computed})
     assert result.failures == []
     assert isinstance(result.inputs["url"], Unknown)
