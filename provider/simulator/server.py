@@ -197,13 +197,11 @@ class Handler(BaseHTTPRequestHandler):
         headers = {}
         if status == 429 and shop.settings.retryAfter is not None:
             headers["Retry-After"] = str(math.ceil(shop.settings.retryAfter))
-        if (
-            answer is not None
-            and shop.settings.wrapResponse
-            and API_PATH.match(urlsplit(self.path).path)
-        ):
+        is_api = API_PATH.match(urlsplit(self.path).path) is not None
+        if answer is not None and shop.settings.wrapResponse and is_api:
             answer = {"response": answer}
-        if "application/json" in (self.headers.get("Accept") or ""):
+        # The OAuth server always speaks JSON; the API only when asked to.
+        if not is_api or "application/json" in (self.headers.get("Accept") or ""):
             self._send_json(status, answer, headers)
         else:
             self._send(status, to_xml(answer), "application/xml; charset=utf-8", headers)

@@ -1,0 +1,223 @@
+"""End to end: the real ``pulumi`` CLI, this project's program and provider, the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provider.simulator.control import SimulatorControl
+from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from scripts.local_engine import LocalStack, PulumiError, pulumi_binary
+from tests.conftest import FAST, api_body
+
+pytestmark = pytest.mark.engine
+
+ERP = {
+    "name": "erp-orders",
+    "event": "order_confirm",
+    "url": "https://erp.example.com/hooks/sr",
+    "label": "ERP sync",
+    "fields": ["order_innerId", "order_email"],
+}
+STATUS = {
+    "name": "status-feed",
+    "event": "order_status_change",
+    "url": "https://crm.example.com/status",
+    "delay": {"amount": 2, "unit": "hour"},
+}
+NEWSLETTER = {
+    "name": "newsletter",
+    "event": "newsletter_subscribe",
+    "url": "https://crm.example.com/newsletter",
+    "format": "xml",
+}
+
+
+@pytest.fixture(scope="session")
+def pulumi_path() -> Path:
+    return pulumi_binary()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStack:
+    local = LocalStack(tmp_path, pulumi_path, stack="test")
+    local.create(
+        connection={
+            "apiUrl": sim.api_url,
+            "tokenUrl": sim.token_url,
+            "clientId": DEFAULT_CLIENT_ID,
+            "requestsPerSecond": str(FAST),
+        },
+        secret={"clientSecret": DEFAULT_CLIENT_SECRET},
+    )
+    return local
+
+
+def shop_state(sim: SimulatorControl) -> dict[str, dict[str, Any]]:
+    return {hook["label"]: hook for hook in sim.webhooks()}
+
+
+def up_with(stack: LocalStack, webhooks: list[dict[str, Any]]) -> None:
+    stack.declare(webhooks)
+    stack.up()
+
+
+class CallsSince:
+    """The API calls the simulator saw from now on."""
+
+    def __init__(self, sim: SimulatorControl) -> None:
+        self.sim = sim
+        self.start = len(sim.requests())
+
+    def all(self) -> list[dict[str, Any]]:
+        return self.sim.requests()[self.start :]
+
+    def writes(self) -> Counter[str]:
+        return Counter(
+            c["method"]
+            for c in self.all()
+            if c["method"] in ("POST", "PUT", "DELETE") and "/webHooks" in c["path"]
+        )
+
+
+def test_up_creates_exactly_the_declared_webhooks(stack: LocalStack, sim: SimulatorControl) -> None:
+    calls = CallsSince(sim)
+    up_with(stack, [ERP, STATUS, NEWSLETTER])
+    shop = shop_state(sim)
+    assert sorted(shop) == ["ERP sync", "newsletter", "status-feed"]
+    assert shop["ERP sync"]["webHookParameters"] == [
+        {"type": "json", "url": ERP["url"], "fields": ["order_email", "order_innerId"]}
+    ]
+    assert shop["status-feed"]["webHookDelay"] == [{"delay": "2", "delayUnit": "hour"}]
+    assert shop["newsletter"]["webHookParameters"][0]["type"] == "xml"
+    assert calls.writes() == {"POST": 3}
+    outputs = stack.outputs()
+    assert set(outputs["webhookIds"]) == {"erp-orders", "status-feed", "newsletter"}
+    assert outputs["hrefs"]["erp-orders"].endswith(outputs["webhookIds"]["erp-orders"])
+
+
+def test_preview_and_a_second_up_make_no_call(stack: LocalStack, sim: SimulatorControl) -> None:
+    up_with(stack, [ERP, STATUS])
+    calls = CallsSince(sim)
+    stack.pulumi("preview", "--expect-no-changes")
+    second = stack.up("--expect-no-changes")
+    assert calls.all() == []
+    assert "3 unchanged" in second.stdout  # the stack and two webhooks
+
+
+def test_edit_remove_and_add_each_touch_only_their_webhook(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    up_with(stack, [ERP, STATUS])
+    ids = stack.outputs()["webhookIds"]
+
+    calls = CallsSince(sim)
+    up_with(stack, [{**ERP, "enabled": False}, STATUS])
+    assert calls.writes() == {"PUT": 1}
+    assert shop_state(sim)["ERP sync"]["status"] == "0"
+
+    calls = CallsSince(sim)
+    up_with(stack, [{**ERP, "enabled": False}])
+    assert calls.writes() == {"DELETE": 1}
+    assert sorted(shop_state(sim)) == ["ERP sync"]
+
+    calls = CallsSince(sim)
+    up_with(stack, [{**ERP, "enabled": False}, NEWSLETTER])
+    assert calls.writes() == {"POST": 1}
+    assert sorted(shop_state(sim)) == ["ERP sync", "newsletter"]
+    assert stack.outputs()["webhookIds"]["erp-orders"] == ids["erp-orders"]
+
+
+def test_renaming_with_an_alias_does_not_recreate(stack: LocalStack, sim: SimulatorControl) -> None:
+    up_with(stack, [ERP])
+    before = stack.outputs()["webhookIds"]["erp-orders"]
+    calls = CallsSince(sim)
+    up_with(stack, [{**ERP, "name": "erp", "aliases": ["erp-orders"]}])
+    assert calls.writes() == {}
+    assert stack.outputs()["webhookIds"] == {"erp": before}
+
+
+def test_a_webhook_deleted_in_the_admin_is_dropped_on_refresh_and_made_again(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    up_with(stack, [ERP, STATUS])
+    sim.delete_webhook(stack.outputs()["webhookIds"]["erp-orders"])
+    refresh = stack.pulumi("refresh", "--yes")
+    assert "deleted" in refresh.stdout
+    calls = CallsSince(sim)
+    stack.up()
+    assert calls.writes() == {"POST": 1}
+    assert sorted(shop_state(sim)) == ["ERP sync", "status-feed"]
+
+
+def test_a_webhook_edited_in_the_admin_shows_as_drift_and_up_restores_it(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    up_with(stack, [ERP])
+    hook_id = stack.outputs()["webhookIds"]["erp-orders"]
+    sim.edit_webhook(hook_id, status="0")
+    stack.pulumi("refresh", "--yes")
+    preview = stack.pulumi("preview", "--diff", "--expect-no-changes", check=False)
+    assert preview.returncode != 0
+    assert "enabled: false => true" in preview.stdout
+    calls = CallsSince(sim)
+    stack.up()
+    assert calls.writes() == {"PUT": 1}
+    assert shop_state(sim)["ERP sync"]["status"] == "1"
+
+
+def test_adopt_id_takes_over_a_hand_made_webhook(stack: LocalStack, sim: SimulatorControl) -> None:
+    hand_made = sim.add_webhook(api_body(label="made by hand", url="https://old.example.com"))
+    calls = CallsSince(sim)
+    up_with(stack, [{**ERP, "adoptId": hand_made["id"]}])
+    assert calls.writes() == {"PUT": 1}
+    assert [hook["id"] for hook in sim.webhooks()] == [hand_made["id"]]
+    assert shop_state(sim)["ERP sync"]["webHookParameters"][0]["url"] == ERP["url"]
+
+
+def test_an_invalid_declaration_fails_preview_naming_entry_and_field(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    stack.declare([ERP, {**STATUS, "url": "http://crm.example.com/status", "colour": "red"}])
+    with pytest.raises(PulumiError) as caught:
+        stack.pulumi("preview")
+    assert "webhooks[1] (status-feed): url: the delivery URL must use https" in caught.value.output
+    assert "webhooks[1] (status-feed): colour: unknown key" in caught.value.output
+    assert sim.requests() == []
+
+
+def test_wrong_credentials_fail_clearly_and_change_nothing(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    stack.pulumi("config", "set", "--secret", "shoprenter:clientSecret", "not-the-secret")
+    stack.declare([ERP])
+    with pytest.raises(PulumiError) as caught:
+        stack.up()
+    assert "rejected the credentials" in caught.value.output
+    assert "shoprenter:clientSecret" in caught.value.output
+    assert "not-the-secret" not in caught.value.output
+    assert sim.webhooks() == []
+
+
+def test_destroy_removes_what_the_stack_made_and_nothing_else(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    sim.add_webhook(api_body(label="made by hand", url="https://other.example.com"))
+    up_with(stack, [ERP, STATUS])
+    stack.pulumi("destroy", "--yes")
+    assert sorted(shop_state(sim)) == ["made by hand"]
+
+
+def test_the_state_holds_no_credential_in_plain_text(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    up_with(stack, [ERP])
+    exported = stack.pulumi("stack", "export").stdout
+    assert DEFAULT_CLIENT_SECRET not in exported
+    state_files = (stack.workdir / "state").rglob("*.json")
+    assert all(DEFAULT_CLIENT_SECRET not in path.read_text() for path in state_files)
+    assert json.loads(exported)["deployment"]["resources"]
