@@ -50,7 +50,9 @@ def oauth_settings(sim: SimulatorControl, **overrides: Any) -> ConnectionSetting
     return ConnectionSettings(**values)
 
 
-def api_body(label: str = "ERP", url: str = "https://erp.example.com/hook", **extra: Any) -> Any:
+def api_body(
+    label: str = "ERP", url: str = "https://erp.example.com/hook", **extra: Any
+) -> dict[str, Any]:
     """A webhook as Shoprenter's POST body, for out-of-band creation."""
     return {
         "event": "order_confirm",

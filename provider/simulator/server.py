@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .background import BackgroundServer
 from .delivery import place_order
 from .render import to_xml
 from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Shop
@@ -234,18 +234,12 @@ class SimulatorServer(ThreadingHTTPServer):
         self.shop = shop
 
 
-class Simulator:
+class Simulator(BackgroundServer):
     """A running simulator on loopback, for tests and the demo: ``with Simulator() as sim``."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.shop = Shop()
-        self.server = SimulatorServer((host, port), self.shop)
-        self.host, self.port = str(self.server.server_address[0]), self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().__init__(SimulatorServer((host, port), self.shop))
 
     @property
     def api_url(self) -> str:
@@ -254,20 +248,6 @@ class Simulator:
 
     def token_url(self, shop: str = "demo") -> str:
         return f"{self.url}/{shop}/app/token"
-
-    def start(self) -> Simulator:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> Simulator:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 def _json_body(raw: bytes, content_type: Optional[str]) -> Any:

@@ -1,0 +1,53 @@
+"""Placing an order delivers order_confirm webhooks the way Shoprenter does."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree
+
+from provider.simulator.control import SimulatorControl
+from provider.simulator.receiver import Receiver
+from tests.conftest import api_body
+
+
+def hook(url: str, label: str, **parameter: object) -> dict[str, object]:
+    return api_body(label=label, webHookParameters=[{"type": "json", "url": url, **parameter}])
+
+
+def test_each_enabled_hook_of_the_event_gets_the_order(sim: SimulatorControl) -> None:
+    with Receiver() as receiver:
+        sim.add_webhook(hook(f"{receiver.url}/all", "all fields"))
+        sim.add_webhook(hook(f"{receiver.url}/some", "some", fields=["order_email"]))
+        sim.add_webhook(hook(f"{receiver.url}/xml", "xml", type="xml"))
+        sim.add_webhook({**hook(f"{receiver.url}/off", "off"), "status": "0"})
+        sim.add_webhook(
+            {
+                **hook(f"{receiver.url}/later", "later"),
+                "webHookDelay": [{"delay": "2", "delayUnit": "hour"}],
+            }
+        )
+        sim.add_webhook({**hook(f"{receiver.url}/news", "news"), "event": "newsletter_subscribe"})
+        report = sim.place_order(number=42)
+        got = {delivery.path: delivery for delivery in receiver.deliveries}
+
+    assert sorted(got) == ["/all", "/some", "/xml"]
+    outcomes = {entry["label"]: entry["outcome"] for entry in report}
+    assert outcomes["off"] == "skipped: disabled"
+    assert outcomes["later"] == "scheduled: in 2 hour"
+    assert "news" not in outcomes
+
+    everything = got["/all"]
+    assert everything.user_agent == "ShopRenter"
+    assert everything.content_type.startswith("multipart/form-data")
+    order = json.loads(everything.data)["orders"]["order"][0]
+    assert order["innerId"] == "42" and order["orderProducts"]["orderProduct"][0]["sku"]
+
+    assert json.loads(got["/some"].data)["orders"]["order"] == [{"email": "teszt.elek@example.com"}]
+    xml_order = ElementTree.fromstring(got["/xml"].data).find("order")
+    assert xml_order is not None and xml_order.findtext("innerId") == "42"
+
+
+def test_targets_off_this_machine_are_never_contacted(sim: SimulatorControl) -> None:
+    sim.add_webhook(hook("https://erp.example.com/hook", "remote"))
+    [entry] = sim.place_order()
+    assert entry["outcome"].startswith("skipped: the simulator delivers only to loopback")
