@@ -221,3 +221,15 @@ def test_the_state_holds_no_credential_in_plain_text(
     state_files = (stack.workdir / "state").rglob("*.json")
     assert all(DEFAULT_CLIENT_SECRET not in path.read_text() for path in state_files)
     assert json.loads(exported)["deployment"]["resources"]
+
+
+def test_a_secret_delivery_url_stays_secret_in_state_and_preview(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    secret_url = "https://erp.example.com/hooks/sr?key=very-secret-key"
+    stack.declare([{**ERP, "url": "https://placeholder.example.com"}])
+    stack.pulumi("config", "set", "--secret", "--path", "webhooks[0].url", secret_url)
+    result = stack.up()
+    assert shop_state(sim)["ERP sync"]["webHookParameters"][0]["url"] == secret_url
+    assert "very-secret-key" not in result.stdout + result.stderr
+    assert "very-secret-key" not in stack.pulumi("stack", "export").stdout

@@ -6,8 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from provider.program import DeclarationError, load_declarations, parse_declarations
+from provider.program import (
+    ENTRY_KEYS,
+    DeclarationError,
+    load_declarations,
+    parse_declarations,
+)
 
 ENTRY = {"name": "erp", "event": "order_confirm", "url": "https://erp.example.com/sr"}
 
@@ -106,3 +112,12 @@ def test_a_missing_file_and_two_sources_are_refused(tmp_path: Path) -> None:
 
 def test_no_declarations_means_no_webhooks(tmp_path: Path) -> None:
     assert load_declarations(FakeConfig(), tmp_path) == []
+
+
+def test_the_example_stack_file_is_a_valid_declaration() -> None:
+    example = Path(__file__).resolve().parent.parent / "Pulumi.example.yaml"
+    document = yaml.safe_load(example.read_text(encoding="utf-8"))
+    declarations = parse_declarations(document["config"]["shoprenter-webhooks:webhooks"])
+    used = {key for entry in document["config"]["shoprenter-webhooks:webhooks"] for key in entry}
+    assert used == set(ENTRY_KEYS)  # it shows every option
+    assert len(declarations) == 4

@@ -10,6 +10,7 @@ The simulator delivers only to loopback targets: it never sends anything off thi
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -29,7 +30,7 @@ def sample_order(number: int) -> dict[str, Any]:
     return {
         "storeName": "demo",
         "innerId": str(number),
-        "innerResourceId": f"b3JkZXItb3JkZXJfaWQ9{number}",
+        "innerResourceId": base64.b64encode(f"order-order_id={number}".encode()).decode(),
         "firstname": "Teszt",
         "lastname": "Elek",
         "email": "teszt.elek@example.com",

@@ -1,0 +1,37 @@
+# One command each: `make demo` runs the demo, `make test` runs the tests.
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8765
+
+.PHONY: setup pulumi test lint check demo bench simulator
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed  ## the virtualenv with the runtime and test dependencies
+
+pulumi:  ## find or build the Pulumi CLI (prints its path)
+	@scripts/pulumi-cli
+
+test: setup  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI
+	scripts/pulumi-cli >/dev/null
+	$(PY) -m pytest
+
+lint: setup  ## ruff (lint and format) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+check: lint test  ## what CI runs
+
+demo: setup  ## the whole story on loopback with the real pulumi CLI
+	$(PY) -m scripts.demo
+
+bench: setup  ## benchmarks against the simulator; writes nothing, prints a table
+	$(PY) -m scripts.bench
+
+simulator: setup  ## a simulated shop on 127.0.0.1:$(PORT) until Ctrl-C
+	$(PY) -m provider.simulator --port $(PORT)

@@ -1,0 +1,148 @@
+"""``make demo``: the whole story on loopback, with the real ``pulumi`` CLI.
+
+Starts the simulated shop (3 requests/second, as Shoprenter) and a webhook receiver,
+declares four webhooks in a scratch stack, runs ``pulumi up``, lists the shop's webhooks,
+places an order that the shop delivers to the receiver, and shows that a second
+``pulumi up`` changes nothing. Everything it starts is stopped and removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+from xml.dom import minidom
+
+from provider.client import ShoprenterClient
+from provider.settings import ConnectionSettings
+from provider.simulator import Simulator, SimulatorControl
+from provider.simulator.receiver import Delivery, Receiver
+from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from scripts.local_engine import LocalStack, pulumi_binary
+
+
+def step(text: str) -> None:
+    print(f"\n==> {text}", flush=True)
+
+
+def show(text: str) -> None:
+    print(textwrap.indent(text.rstrip(), "    "), flush=True)
+
+
+def declarations(receiver_url: str) -> list[dict[str, Any]]:
+    """Four webhooks: two events, a delay, selected fields, an XML target, a newsletter."""
+    return [
+        {
+            "name": "erp-orders",
+            "label": "ERP: new orders",
+            "event": "order_confirm",
+            "url": f"{receiver_url}/erp",
+            "fields": ["order_innerId", "order_email", "orderProduct_sku", "orderProduct_quantity"],
+        },
+        {
+            "name": "warehouse-xml",
+            "event": "order_confirm",
+            "url": f"{receiver_url}/warehouse",
+            "format": "xml",
+        },
+        {
+            "name": "review-request",
+            "label": "Ask for a review two days later",
+            "event": "order_confirm",
+            "url": f"{receiver_url}/reviews",
+            "delay": {"amount": 2, "unit": "day"},
+        },
+        {
+            "name": "crm-newsletter",
+            "event": "newsletter_subscribe",
+            "url": f"{receiver_url}/crm",
+            "fields": ["subscriber_email", "subscriber_firstname"],
+        },
+    ]
+
+
+def print_delivery(delivery: Delivery) -> None:
+    print(
+        f"    receiver got POST {delivery.path} from {delivery.user_agent!r} "
+        f"({delivery.content_type.split(';')[0]}), form field data =",
+        flush=True,
+    )
+    show(textwrap.indent(_pretty(delivery.data), "  "))
+
+
+def _pretty(data: str) -> str:
+    if data.lstrip().startswith("<"):
+        return minidom.parseString(data).toprettyxml(indent="  ").strip()
+    return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+
+
+def list_shop(simulator: Simulator) -> None:
+    """List the shop's webhooks through the API, as any client of the shop would."""
+    settings = ConnectionSettings.resolve(
+        {
+            "shoprenter:apiUrl": simulator.api_url,
+            "shoprenter:tokenUrl": simulator.token_url(),
+            "shoprenter:clientId": DEFAULT_CLIENT_ID,
+            "shoprenter:clientSecret": DEFAULT_CLIENT_SECRET,
+        }.get,
+        {},
+    )
+    for live in ShoprenterClient(settings).list():
+        state = live.state
+        delay = f"after {state.delay.amount} {state.delay.unit}" if state.delay else "at once"
+        fields = ", ".join(state.fields) or "all fields"
+        show(f"{state.event:22} {state.format:4} {delay:13} {state.label!r} -> {state.url}")
+        show(f"{'':22} id {live.id}; sends {fields}")
+
+
+def main() -> None:
+    step("Finding or building the Pulumi CLI (the first build takes several minutes)")
+    binary = pulumi_binary()
+    show(f"using {binary}")
+    with (
+        Simulator() as simulator,
+        Receiver(on_delivery=print_delivery) as receiver,
+        tempfile.TemporaryDirectory(prefix="shoprenter-demo-") as scratch,
+    ):
+        control = SimulatorControl(simulator.url)
+        step(f"Simulated Shoprenter shop on {simulator.url} (3 requests/second, like the real one)")
+        show(f"webhook receiver on {receiver.url}")
+
+        step("Creating the demo stack on a local file backend (passphrase, no cloud)")
+        stack = LocalStack(Path(scratch), binary, stack="demo")
+        stack.create(
+            connection={
+                "apiUrl": simulator.api_url,
+                "tokenUrl": simulator.token_url(),
+                "clientId": DEFAULT_CLIENT_ID,
+            },
+            secret={"clientSecret": DEFAULT_CLIENT_SECRET},
+        )
+        stack.declare(declarations(receiver.url))
+        show(stack.config_file.read_text(encoding="utf-8"))
+
+        step("pulumi up --yes")
+        show(stack.up().stdout)
+
+        step("The shop's webhooks, listed through its API")
+        list_shop(simulator)
+
+        step("A customer places an order: the shop delivers order_confirm")
+        for entry in control.place_order(number=1001):
+            print(f"    {entry['label']!r}: {entry['outcome']}", flush=True)
+
+        step("pulumi up --yes again: nothing to change, and no call to the shop")
+        before = len(control.requests())
+        show(stack.up("--expect-no-changes").stdout)
+        show(f"API calls made by the second up: {len(control.requests()) - before}")
+
+        step("Cleaning up: destroying the stack, stopping the shop and the receiver")
+        stack.pulumi("destroy", "--yes")
+        show(f"webhooks left on the simulated shop: {len(control.webhooks())}")
+    print("\nDone.", flush=True)
+
+
+if __name__ == "__main__":
+    main()
