@@ -91,6 +91,7 @@ class ShoprenterClient:
         # Webhooks seen on the shop, read once per process and kept current by our own
         # writes: the duplicate check of N creates costs one collection read, not N.
         self._known: Optional[dict[str, LiveWebhook]] = None
+        self._listing = threading.Lock()
         # Ids handed to a resource by this process: two resources never share one webhook.
         self._claimed: set[str] = set()
         # Ids of existing webhooks taken over in this process: never deleted by it.
@@ -228,10 +229,14 @@ class ShoprenterClient:
         return live
 
     def _find_twin(self, state: WebhookState, *, fresh: bool) -> Optional[LiveWebhook]:
-        with self._lock:
-            known = None if fresh else self._known
-        if known is None:
+        if fresh:
             self.list()
+        else:
+            with self._listing:  # the engine's threads create at once: list only once
+                with self._lock:
+                    loaded = self._known is not None
+                if not loaded:
+                    self.list()
         with self._lock:
             for live in (self._known or {}).values():
                 if live.state.identity() == state.identity() and live.id not in self._claimed:

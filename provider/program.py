@@ -17,23 +17,11 @@ from typing import Any, Optional, Protocol
 import pulumi
 import yaml
 
-from .model import DeclaredWebhook, validate_declaration
+from .model import PROPERTY_KEYS, DeclaredWebhook, validate_declaration
 from .webhook_provider import Webhook
 
-ENTRY_KEYS = (
-    "name",
-    "event",
-    "url",
-    "label",
-    "enabled",
-    "format",
-    "fields",
-    "delay",
-    "adoptId",
-    "aliases",
-)
-# Entry keys that are resource options, not webhook properties.
-OPTION_KEYS = ("name", "aliases")
+# An entry: the resource name, the webhook's properties, and the names it was known by.
+ENTRY_KEYS = ("name", *PROPERTY_KEYS, "aliases")
 
 
 class DeclarationError(pulumi.RunError):
@@ -80,8 +68,7 @@ def _parse_entry(entry: Any, where: str) -> tuple[Optional[Declaration], list[st
     aliases = entry.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
         problems.append(f"{where}: aliases: must be a list of earlier resource names")
-    props = {key: value for key, value in entry.items() if key in ENTRY_KEYS}
-    props = {key: value for key, value in props.items() if key not in OPTION_KEYS}
+    props = {key: value for key, value in entry.items() if key in PROPERTY_KEYS}
     props.setdefault("label", name)
     webhook, failures = validate_declaration(props)
     problems.extend(f"{where}: {key}: {reason}" for key, reason in failures)
@@ -139,7 +126,13 @@ def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declarati
             raise DeclarationError(f"webhooksFile {file_name}: cannot be read: {error}") from None
         entries = document.get("webhooks") if isinstance(document, dict) else document
         return parse_declarations(entries, source=f"{file_name}: webhooks")
-    return parse_declarations(inline if inline is not None else [], source="webhooks")
+    if inline is None:
+        # An empty program would delete every managed webhook: never do that by omission.
+        raise DeclarationError(
+            "no webhooks declared: set webhooks in the stack config (an empty list [] to "
+            "manage none) or webhooksFile"
+        )
+    return parse_declarations(inline, source="webhooks")
 
 
 def declare(declarations: Iterable[Declaration], url_is_secret: bool = False) -> dict[str, Webhook]:

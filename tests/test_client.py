@@ -189,13 +189,20 @@ def test_adopt_id_takes_over_the_named_webhook(
         client.create(ERP.model_copy(update={"adopt_id": "missing"}))
 
 
-def test_many_creates_cost_one_collection_read(
+def test_many_creates_from_four_threads_cost_one_collection_read(
     client: ShoprenterClient, sim: SimulatorControl
 ) -> None:
-    for number in range(5):
-        client.create(ERP.model_copy(update={"label": f"hook {number}"}))
+    sim.settings(latencyMs=30)  # so that the threads really overlap
+    threads = [
+        threading.Thread(target=client.create, args=(ERP.model_copy(update={"label": str(n)}),))
+        for n in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert len(sim.api_calls("GET")) == 1
-    assert len(sim.api_calls("POST")) == 5
+    assert len(sim.api_calls("POST")) == 8
 
 
 def test_listing_follows_next_links_across_pages(

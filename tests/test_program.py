@@ -110,8 +110,12 @@ def test_a_missing_file_and_two_sources_are_refused(tmp_path: Path) -> None:
         load_declarations(FakeConfig(webhooks=[ENTRY], webhooksFile="x.yaml"), tmp_path)
 
 
-def test_no_declarations_means_no_webhooks(tmp_path: Path) -> None:
-    assert load_declarations(FakeConfig(), tmp_path) == []
+def test_forgetting_the_declarations_is_an_error_but_an_empty_list_is_not(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(DeclarationError, match="no webhooks declared"):
+        load_declarations(FakeConfig(), tmp_path)
+    assert load_declarations(FakeConfig(webhooks=[]), tmp_path) == []
 
 
 def test_the_example_stack_file_is_a_valid_declaration() -> None:

@@ -1,0 +1,300 @@
+"""``make bench``: how close reconciling webhooks runs to Shoprenter's own rate limit.
+
+Every figure is measured in this one run against the simulator on loopback, and printed
+with its floor and the ratio between them:
+
+1. provider level, shop limit 3 req/s: create, update, delete N=30 webhooks from 4 threads;
+2. the real engine, shop limit 3 req/s: ``pulumi up`` of N=30, ``preview`` and ``up`` with no
+   change, one edited webhook, ``destroy``; the engine's own fixed cost is measured on an
+   empty stack and reported beside them;
+3. no shop limit, 30 ms latency, pacing raised: ``pulumi up`` of N=100 against N x 30 ms / 4;
+4. start-up: importing ``provider`` after ``pulumi.dynamic``, and the provider process's peak
+   memory during row 3.
+
+No timed assertion anywhere: these are figures to read, not tests.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi.dynamic import Config, ConfigureRequest
+
+from provider import WebhookProvider
+from provider.simulator import Simulator, SimulatorControl
+from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from scripts.local_engine import ROOT, LocalStack, pulumi_binary
+
+SHOP_LIMIT = 3.0
+ENGINE_THREADS = 4
+ROW3_LATENCY_MS = 30.0
+
+
+@dataclass
+class Row:
+    name: str
+    seconds: float
+    floor: float
+    calls: Counter[str]
+    refused: int
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        ratio = f"{self.seconds / self.floor:.2f}" if self.floor else "-"
+        calls = " ".join(f"{method} {count}" for method, count in sorted(self.calls.items()))
+        return [
+            self.name,
+            f"{self.seconds:.2f}",
+            f"{self.floor:.2f}",
+            ratio,
+            calls or "none",
+            str(self.refused),
+            self.note,
+        ]
+
+
+def webhook(number: int, receiver: str = "https://hooks.example.com") -> dict[str, Any]:
+    return {
+        "name": f"hook-{number:03}",
+        "event": "order_confirm",
+        "url": f"{receiver}/{number}",
+        "fields": ["order_innerId"],
+    }
+
+
+def webhook_props(number: int) -> dict[str, Any]:
+    """The provider's property bag for :func:`webhook` (its name becomes the label)."""
+    props = webhook(number)
+    return {**props, "label": props.pop("name")}
+
+
+def api_calls(control: SimulatorControl, since: int) -> tuple[Counter[str], int, int]:
+    """Calls to the webHooks API by method, 429 answers, and token requests, since ``since``."""
+    log = control.requests()[since:]
+    api = [call for call in log if "/webHooks" in call["path"]]
+    tokens = sum(1 for call in log if call["path"].endswith("/app/token"))
+    refused = sum(1 for call in api if call["status"] == 429)
+    return Counter(call["method"] for call in api), refused, tokens
+
+
+def measure(
+    control: SimulatorControl, action: Callable[[], object]
+) -> tuple[float, Counter[str], int, int]:
+    since = len(control.requests())
+    started = time.perf_counter()
+    action()
+    seconds = time.perf_counter() - started
+    calls, refused, tokens = api_calls(control, since)
+    return seconds, calls, refused, tokens
+
+
+def connection(simulator: Simulator, per_second: float) -> dict[str, str]:
+    return {
+        "apiUrl": simulator.api_url,
+        "tokenUrl": simulator.token_url(),
+        "clientId": DEFAULT_CLIENT_ID,
+        "requestsPerSecond": str(per_second),
+    }
+
+
+# -- row 1 -----------------------------------------------------------------------------------
+
+
+def provider_rows(simulator: Simulator, count: int) -> list[Row]:
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=SHOP_LIMIT)
+    config = {f"shoprenter:{k}": v for k, v in connection(simulator, SHOP_LIMIT).items()}
+    config["shoprenter:clientSecret"] = DEFAULT_CLIENT_SECRET
+    provider = WebhookProvider()
+    provider.configure(ConfigureRequest(Config(config, "shoprenter-webhooks")))
+    declared = [provider.check({}, webhook_props(n)).inputs for n in range(count)]
+    pool = ThreadPoolExecutor(ENGINE_THREADS)
+    created: list[Any] = []
+
+    def create_all() -> None:
+        created.extend(pool.map(provider.create, declared))
+
+    def update_all() -> None:
+        list(
+            pool.map(lambda c: provider.update(c.id, c.outs, {**c.outs, "enabled": False}), created)
+        )
+
+    def delete_all() -> None:
+        list(pool.map(lambda c: provider.delete(c.id, c.outs), created))
+
+    rows = []
+    for name, action in (("create", create_all), ("update", update_all), ("delete", delete_all)):
+        seconds, calls, refused, _tokens = measure(control, action)
+        floor = sum(calls.values()) / SHOP_LIMIT
+        rows.append(Row(f"1. provider {name} N={count}, 4 threads", seconds, floor, calls, refused))
+    pool.shutdown()
+    return rows
+
+
+# -- rows 2 and 3 ----------------------------------------------------------------------------
+
+
+def engine_rows(simulator: Simulator, binary: Path, scratch: Path, count: int) -> list[Row]:
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=SHOP_LIMIT)
+    stack = LocalStack(scratch / "row2", binary, stack="bench")
+    stack.create(connection(simulator, SHOP_LIMIT), {"clientSecret": DEFAULT_CLIENT_SECRET})
+
+    stack.declare([])
+    stack.up()  # warm the plugin and file backend once
+    empty_up = min(measure(control, stack.up)[0] for _ in range(3))
+    empty_preview = min(measure(control, lambda: stack.pulumi("preview"))[0] for _ in range(3))
+
+    hooks = [webhook(n) for n in range(count)]
+    edited = [{**hooks[0], "enabled": False}, *hooks[1:]]
+
+    def up_with(webhooks: list[dict[str, Any]]) -> Callable[[], object]:
+        def run() -> object:
+            stack.declare(webhooks)
+            return stack.up()
+
+        return run
+
+    steps: list[tuple[str, Callable[[], object], float]] = [
+        (f"2. pulumi up, create N={count}", up_with(hooks), empty_up),
+        ("2. pulumi preview, no change", lambda: stack.pulumi("preview"), empty_preview),
+        ("2. pulumi up, no change", stack.up, empty_up),
+        ("2. pulumi up, 1 edited", up_with(edited), empty_up),
+        (f"2. pulumi destroy N={count}", lambda: stack.pulumi("destroy", "--yes"), empty_up),
+    ]
+    rows = [
+        Row("2. engine fixed cost: up, empty stack", empty_up, 0, Counter(), 0),
+        Row("2. engine fixed cost: preview, empty", empty_preview, 0, Counter(), 0),
+    ]
+    for name, action, fixed in steps:
+        seconds, calls, refused, tokens = measure(control, action)
+        floor = sum(calls.values()) / SHOP_LIMIT + fixed
+        rows.append(Row(name, seconds, floor, calls, refused, f"token {tokens}"))
+    return rows
+
+
+def unlimited_row(simulator: Simulator, binary: Path, scratch: Path, count: int) -> tuple[Row, int]:
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=None, latencyMs=ROW3_LATENCY_MS)
+    stack = LocalStack(scratch / "row3", binary, stack="bench")
+    stack.create(connection(simulator, 1000.0), {"clientSecret": DEFAULT_CLIENT_SECRET})
+    stack.declare([])
+    stack.up()
+    empty_up = min(measure(control, stack.up)[0] for _ in range(2))
+    stack.declare([webhook(n) for n in range(count)])
+    watcher = PeakMemory()
+    with watcher:
+        seconds, calls, refused, _tokens = measure(control, stack.up)
+    floor = count * ROW3_LATENCY_MS / 1000 / ENGINE_THREADS
+    row = Row(
+        f"3. pulumi up, create N={count}, 30 ms, no limit",
+        seconds - empty_up,
+        floor,
+        calls,
+        refused,
+        f"wall {seconds:.2f} s less fixed {empty_up:.2f} s",
+    )
+    stack.pulumi("destroy", "--yes")
+    control.reset()
+    return row, watcher.peak_kib
+
+
+class PeakMemory:
+    """Polls the resident-set high-water mark of the ``python -m pulumi.dynamic`` process."""
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.05):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    cmdline = (status.parent / "cmdline").read_bytes()
+                    if b"pulumi.dynamic" not in cmdline:
+                        continue
+                    for line in status.read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                except OSError:
+                    continue
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- row 4 -----------------------------------------------------------------------------------
+
+
+def import_seconds(runs: int = 7) -> tuple[float, float]:
+    """Median seconds to import pulumi.dynamic, then provider on top, in fresh interpreters."""
+    code = (
+        "import time; t0 = time.perf_counter(); import pulumi.dynamic; t1 = time.perf_counter(); "
+        "import provider; t2 = time.perf_counter(); print(t1 - t0, t2 - t1)"
+    )
+    samples = [
+        tuple(
+            map(
+                float,
+                subprocess.run(
+                    [sys.executable, "-c", code],
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.split(),
+            )
+        )
+        for _ in range(runs)
+    ]
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ["row", "measured s", "floor s", "ratio", "API calls", "429s", "note"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row.cells()) + " |")
+
+
+def main() -> None:
+    print("Finding or building the Pulumi CLI...", flush=True)
+    binary = pulumi_binary()
+    rows: list[Row] = []
+    with Simulator() as simulator, tempfile.TemporaryDirectory(prefix="shoprenter-bench-") as tmp:
+        scratch = Path(tmp)
+        print("row 1: provider level...", flush=True)
+        rows += provider_rows(simulator, 30)
+        print("row 2: real engine at 3 req/s...", flush=True)
+        rows += engine_rows(simulator, binary, scratch, 30)
+        print("row 3: real engine, no limit, 30 ms latency...", flush=True)
+        row3, peak_kib = unlimited_row(simulator, binary, scratch, 100)
+        rows.append(row3)
+    base, ours = import_seconds()
+    print()
+    print_table(rows)
+    print()
+    print(f"4. import pulumi.dynamic: {base * 1000:.0f} ms; provider on top: {ours * 1000:.0f} ms")
+    print(f"4. provider process peak RSS during row 3: {peak_kib / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
