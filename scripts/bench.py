@@ -16,6 +16,7 @@ No timed assertion anywhere: these are figures to read, not tests.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def webhook(number: int, receiver: str = "https://hooks.example.com") -> dict[st
 def webhook_props(number: int) -> dict[str, Any]:
     """The provider's property bag for :func:`webhook` (its name becomes the label)."""
     props = webhook(number)
-    return {**props, "label": props.pop("name")}
+    props["label"] = props.pop("name")
+    return props
 
 
 def api_calls(control: SimulatorControl, since: int) -> tuple[Counter[str], int, int]:
@@ -111,15 +113,35 @@ def connection(simulator: Simulator, per_second: float) -> dict[str, str]:
 # -- row 1 -----------------------------------------------------------------------------------
 
 
-def provider_rows(simulator: Simulator, count: int) -> list[Row]:
+@dataclass(frozen=True)
+class Conditions:
+    """The shop's limit and latency, and the provider's pace, for one set of rows."""
+
+    label: str
+    shop_limit: float | None
+    latency_ms: float
+    pace: float
+
+    def floor(self, calls: int) -> float:
+        """The least time ``calls`` can take: the shop's limit, or latency over 4 threads."""
+        if self.shop_limit:
+            return calls / self.shop_limit
+        return calls * self.latency_ms / 1000 / ENGINE_THREADS
+
+
+AT_SHOP_LIMIT = Conditions("1. provider", SHOP_LIMIT, 0.0, SHOP_LIMIT)
+UNLIMITED = Conditions("3. provider, 30 ms, no limit:", None, ROW3_LATENCY_MS, 1000.0)
+
+
+def provider_rows(simulator: Simulator, count: int, conditions: Conditions) -> list[Row]:
+    """Create, update and delete ``count`` webhooks from 4 threads, as the engine would."""
     control = SimulatorControl(simulator.url)
-    control.reset(rateLimit=SHOP_LIMIT)
-    config = {f"shoprenter:{k}": v for k, v in connection(simulator, SHOP_LIMIT).items()}
+    control.reset(rateLimit=conditions.shop_limit, latencyMs=conditions.latency_ms)
+    config = {f"shoprenter:{k}": v for k, v in connection(simulator, conditions.pace).items()}
     config["shoprenter:clientSecret"] = DEFAULT_CLIENT_SECRET
     provider = WebhookProvider()
     provider.configure(ConfigureRequest(Config(config, "shoprenter-webhooks")))
     declared = [provider.check({}, webhook_props(n)).inputs for n in range(count)]
-    pool = ThreadPoolExecutor(ENGINE_THREADS)
     created: list[Any] = []
 
     def create_all() -> None:
@@ -134,11 +156,17 @@ def provider_rows(simulator: Simulator, count: int) -> list[Row]:
         list(pool.map(lambda c: provider.delete(c.id, c.outs), created))
 
     rows = []
-    for name, action in (("create", create_all), ("update", update_all), ("delete", delete_all)):
-        seconds, calls, refused, _tokens = measure(control, action)
-        floor = sum(calls.values()) / SHOP_LIMIT
-        rows.append(Row(f"1. provider {name} N={count}, 4 threads", seconds, floor, calls, refused))
-    pool.shutdown()
+    with ThreadPoolExecutor(ENGINE_THREADS) as pool:
+        for name, action in (
+            ("create", create_all),
+            ("update", update_all),
+            ("delete", delete_all),
+        ):
+            seconds, calls, refused, _tokens = measure(control, action)
+            floor = conditions.floor(sum(calls.values()))
+            label = f"{conditions.label} {name} N={count}, 4 threads"
+            rows.append(Row(label, seconds, floor, calls, refused))
+    control.reset()
     return rows
 
 
@@ -181,10 +209,25 @@ def engine_rows(simulator: Simulator, binary: Path, scratch: Path, count: int) -
         seconds, calls, refused, tokens = measure(control, action)
         floor = sum(calls.values()) / SHOP_LIMIT + fixed
         rows.append(Row(name, seconds, floor, calls, refused, f"token {tokens}"))
+    unchanged, edited_row = rows[4], rows[5]
+    rows.append(same_size_row(edited_row, unchanged.seconds, count))
     return rows
 
 
-def unlimited_row(simulator: Simulator, binary: Path, scratch: Path, count: int) -> tuple[Row, int]:
+def same_size_row(row: Row, unchanged_seconds: float, count: int) -> Row:
+    """``row`` against a floor whose engine cost is an unchanged ``up`` of the same stack.
+
+    The empty-stack cost leaves out what the engine spends per resource (registration,
+    check, diff, state writes) even when nothing changes; this floor keeps it in.
+    """
+    floor = sum(row.calls.values()) / SHOP_LIMIT + unchanged_seconds
+    note = f"floor: calls/3 + unchanged up of N={count} ({unchanged_seconds:.2f} s)"
+    return Row(row.name + " (same-size floor)", row.seconds, floor, row.calls, row.refused, note)
+
+
+def unlimited_rows(
+    simulator: Simulator, binary: Path, scratch: Path, count: int
+) -> tuple[list[Row], int]:
     control = SimulatorControl(simulator.url)
     control.reset(rateLimit=None, latencyMs=ROW3_LATENCY_MS)
     stack = LocalStack(scratch / "row3", binary, stack="bench")
@@ -205,9 +248,18 @@ def unlimited_row(simulator: Simulator, binary: Path, scratch: Path, count: int)
         refused,
         f"wall {seconds:.2f} s less fixed {empty_up:.2f} s",
     )
+    unchanged = measure(control, stack.up)[0]
     stack.pulumi("destroy", "--yes")
     control.reset()
-    return row, watcher.peak_kib
+    same_size = Row(
+        f"3. the same, less an unchanged up of N={count}",
+        seconds - unchanged,
+        floor,
+        calls,
+        refused,
+        f"unchanged up of N={count}: {unchanged:.2f} s",
+    )
+    return [row, same_size], watcher.peak_kib
 
 
 class PeakMemory:
@@ -267,6 +319,24 @@ def import_seconds(runs: int = 7) -> tuple[float, float]:
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
+def describe_machine(binary: Path) -> str:
+    """Cores, processor, memory, Python and Pulumi versions: what the figures depend on."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown processor",
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    pulumi = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=True)
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kib / 1024**2:.0f} GiB, "
+        f"Python {sys.version.split()[0]}, pulumi {pulumi.stdout.strip()}"
+    )
+
+
 def print_table(rows: list[Row]) -> None:
     header = ["row", "measured s", "floor s", "ratio", "API calls", "429s", "note"]
     print("| " + " | ".join(header) + " |")
@@ -282,14 +352,15 @@ def main() -> None:
     with Simulator() as simulator, tempfile.TemporaryDirectory(prefix="shoprenter-bench-") as tmp:
         scratch = Path(tmp)
         print("row 1: provider level...", flush=True)
-        rows += provider_rows(simulator, 30)
+        rows += provider_rows(simulator, 30, AT_SHOP_LIMIT)
         print("row 2: real engine at 3 req/s...", flush=True)
         rows += engine_rows(simulator, binary, scratch, 30)
         print("row 3: real engine, no limit, 30 ms latency...", flush=True)
-        row3, peak_kib = unlimited_row(simulator, binary, scratch, 100)
-        rows.append(row3)
+        row3, peak_kib = unlimited_rows(simulator, binary, scratch, 100)
+        rows += row3
+        rows += provider_rows(simulator, 100, UNLIMITED)
     base, ours = import_seconds()
-    print()
+    print(f"\nMachine: {describe_machine(binary)}\n")
     print_table(rows)
     print()
     print(f"4. import pulumi.dynamic: {base * 1000:.0f} ms; provider on top: {ours * 1000:.0f} ms")
