@@ -9,7 +9,7 @@ provider process (``configure``) from the stack config and the environment.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi.dynamic import (
@@ -25,9 +25,11 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from .client import ShoprenterClient, client_for
 from .model import PROPERTY_KEYS, WebhookState, validate_declaration
 from .settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from .client import ShoprenterClient
 
 OUTPUT_KEYS = ("webhookId", "href")
 
@@ -93,6 +95,13 @@ class WebhookProvider(ResourceProvider):
         self._client().delete(id_, str(props.get("label") or id_))
 
     def _client(self) -> ShoprenterClient:
+        """The process's client for the configured shop.
+
+        The HTTP stack is imported here, not at module level: ``preview`` only checks and
+        diffs, and each provider process it starts is spared loading requests and urllib3.
+        """
+        from .client import client_for  # noqa: PLC0415 (deferred on purpose, see above)
+
         if self._settings is None:
             # Engines before configure() existed: the environment is all there is.
             self._settings = ConnectionSettings.resolve(lambda _key: None, os.environ)
