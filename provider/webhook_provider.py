@@ -57,8 +57,12 @@ class WebhookProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the declaration, property by property, leaving computed values alone."""
-        props = {key: value for key, value in news.items() if key in PROPERTY_KEYS}
-        props.update(_unexpected_keys(news))
+        # Everything but outputs and the SDK's own keys: a stray key is reported, not dropped.
+        props = {
+            key: value
+            for key, value in news.items()
+            if key not in OUTPUT_KEYS and not key.startswith("__")
+        }
         unknown = frozenset(key for key, value in props.items() if _contains_unknown(value))
         declared, failures = validate_declaration(props, unknown)
         inputs = declared.to_props() if declared else props
@@ -111,15 +115,6 @@ class WebhookProvider(ResourceProvider):
 def _state(props: dict[str, Any]) -> WebhookState:
     """The canonical value of a stored or checked property bag (outputs carry extra keys)."""
     return WebhookState.model_validate({key: props.get(key) for key in PROPERTY_KEYS})
-
-
-def _unexpected_keys(news: dict[str, Any]) -> dict[str, Any]:
-    """Keys a hand-written program passed that are neither properties, outputs nor internal."""
-    return {
-        key: value
-        for key, value in news.items()
-        if key not in PROPERTY_KEYS and key not in OUTPUT_KEYS and not key.startswith("__")
-    }
 
 
 def _contains_unknown(value: Any) -> bool:

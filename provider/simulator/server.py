@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .background import BackgroundServer
 from .delivery import place_order
 from .render import to_xml
-from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Shop
+from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Settings, Shop
 
 TOKEN_PATH = re.compile(r"^/(?P<shop>[^/]+)/app/token$")
 API_PATH = re.compile(r"^(?P<base>/api)?/webHooks(?:/(?P<id>[^/]+))?$")
@@ -268,7 +268,7 @@ def _json_body(raw: bytes, content_type: Optional[str]) -> Any:
         raise ApiError(400, 40001, "request body is not valid JSON") from None
 
 
-def _present(record: dict[str, Any], base: str, settings: Any) -> dict[str, Any]:
+def _present(record: dict[str, Any], base: str, settings: Settings) -> dict[str, Any]:
     """A stored webhook as Shoprenter answers it, quirks included."""
     href = f"{base}/webHooks/{record['id']}"
     back_link = {"href": href}
