@@ -25,7 +25,7 @@ from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2_grpc
 
 
-class ProjectLanguageHost(LanguageServer):  # type: ignore[misc]
+class ProjectLanguageHost(LanguageServer):
     """Runs the project's entry point (``__main__.py`` by default) as the Pulumi program."""
 
     def __init__(self) -> None:
@@ -39,7 +39,7 @@ class ProjectLanguageHost(LanguageServer):  # type: ignore[misc]
         if self._entry_point.is_dir():
             self._entry_point = self._entry_point / "__main__.py"
         sys.path.insert(0, str(self._entry_point.parent))
-        return super().Run(request, context)
+        return super().Run(request, context)  # type: ignore[no-untyped-call]
 
     def _run_entry_point(self) -> None:
         runpy.run_path(str(self._entry_point), run_name="__main__")
