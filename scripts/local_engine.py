@@ -96,6 +96,18 @@ class LocalStack:
             raise PulumiError(command, result)
         return result
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``pulumi ARGS`` in its own process group, for a test that kills it midway."""
+        return subprocess.Popen(
+            [str(self.binary), *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+
     def create(self, connection: dict[str, str], secret: dict[str, str]) -> None:
         """Make the stack with plain and secret ``shoprenter:`` settings."""
         self.pulumi("stack", "init", self.stack)

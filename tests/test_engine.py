@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -233,3 +236,40 @@ def test_a_secret_delivery_url_stays_secret_in_state_and_preview(
     assert shop_state(sim)["ERP sync"]["webHookParameters"][0]["url"] == secret_url
     assert "very-secret-key" not in result.stdout + result.stderr
     assert "very-secret-key" not in stack.pulumi("stack", "export").stdout
+
+
+def test_a_run_killed_after_a_create_leaves_no_duplicate(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    stack.declare([ERP, STATUS])
+    # The shop creates the first webhook, then takes 30 s to answer: the run dies before that.
+    sim.fault("POST", "/webHooks", mode="delay", seconds=30)
+    run = stack.start("up", "--yes")
+    deadline = time.monotonic() + 60
+    while not sim.api_calls("POST") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(sim.webhooks()) >= 1, "the first create never reached the shop"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    for leftover in provider_processes(stack):  # what the engine started dies with it here
+        os.kill(leftover, signal.SIGKILL)
+
+    stack.pulumi("cancel", "--yes", check=False)  # a file backend may keep a lock; clear it
+    stack.up()
+    assert sorted(shop_state(sim)) == ["ERP sync", "status-feed"]
+    assert len(sim.webhooks()) == 2
+
+
+def provider_processes(stack: LocalStack) -> list[int]:
+    """Plugin processes of this stack still running after its CLI was killed."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (cmdline.parent / "environ").read_bytes()
+        except OSError:
+            continue
+        home = f"PULUMI_HOME={stack.environment['PULUMI_HOME']}".encode()
+        if ("pulumi.dynamic" in text or "language_host" in text) and home in environ:
+            found.append(int(cmdline.parent.name))
+    return found
