@@ -8,8 +8,10 @@ provider process (``configure``) from the stack config and the environment.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import pulumi
 from pulumi.dynamic import (
@@ -25,13 +27,33 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
+from .errors import ShoprenterError
 from .model import PROPERTY_KEYS, WebhookState, validate_declaration
-from .settings import ConnectionSettings
+from .settings import ConnectionSettings, SettingsError
 
 if TYPE_CHECKING:
     from .client import ShoprenterClient
 
 OUTPUT_KEYS = ("webhookId", "href")
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _plainly_reported(method: Method) -> Method:
+    """Let a failure reach the engine as its message, not a ten-frame traceback.
+
+    The SDK reports a provider's exception with ``traceback.format_exc()``. The errors this
+    package raises already say what failed, where and why; dropping the frames below the
+    provider method leaves that sentence as the last, and nearly only, line a person reads.
+    """
+
+    @functools.wraps(method)
+    def reported(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (ShoprenterError, SettingsError) as error:
+            raise error.with_traceback(None) from None
+
+    return reported  # type: ignore[return-value]
 
 
 class WebhookProvider(ResourceProvider):
@@ -49,6 +71,7 @@ class WebhookProvider(ResourceProvider):
         self.__dict__.update(state)
         self._settings = None
 
+    @_plainly_reported
     def configure(self, req: ConfigureRequest) -> None:
         """Resolve the connection settings once per provider process, from config then env."""
         self._settings = ConnectionSettings.resolve(req.config.get, os.environ)
@@ -77,11 +100,13 @@ class WebhookProvider(ResourceProvider):
 
     # -- acting on the shop ---------------------------------------------------------------
 
+    @_plainly_reported
     def create(self, props: dict[str, Any]) -> CreateResult:
         state = _state(props)
         live = self._client().create(state)
         return CreateResult(live.id, live.to_outputs(state.adopt_id))
 
+    @_plainly_reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh from the shop: drop the resource if gone, else report what is live."""
         live = self._client().get(id_)
@@ -91,10 +116,12 @@ class WebhookProvider(ResourceProvider):
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
         return ReadResult(live.id, outputs, inputs=inputs)
 
+    @_plainly_reported
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         state = _state(news)
         return UpdateResult(self._client().update(id_, state).to_outputs(state.adopt_id))
 
+    @_plainly_reported
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self._client().delete(id_, str(props.get("label") or id_))
 
