@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -100,3 +103,21 @@ def test_requests_without_valid_credentials_get_401(sim: SimulatorControl) -> No
         timeout=10,
     )
     assert wrong.status_code == 401 and "invalid_client" in wrong.json()["message"]
+
+
+def test_the_documented_command_serves_until_stopped() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "provider.simulator", "--port", "0", "--rate-limit", "0"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        control = SimulatorControl(url)
+        assert control.settings()["rateLimit"] is None
+        assert requests.get(f"{url}/api/webHooks", timeout=10).status_code == 401
+    finally:
+        process.terminate()
+    assert process.wait(timeout=10) == 0

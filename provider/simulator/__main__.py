@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Optional
 
+from ..model import is_loopback_host
 from .server import Simulator
 
 
@@ -31,6 +32,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
+    if not is_loopback_host(args.host):
+        sys.exit(f"--host {args.host}: the simulator listens on loopback addresses only")
     simulator = Simulator(port=args.port, host=args.host)
     simulator.shop.configure({"rateLimit": args.rate_limit or None, "latencyMs": args.latency_ms})
     stopped = threading.Event()

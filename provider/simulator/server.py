@@ -97,8 +97,7 @@ class Handler(BaseHTTPRequestHandler):
         latency = shop.settings.latencyMs
         if latency:
             time.sleep(latency / 1000.0)
-        token_match = TOKEN_PATH.match(path)
-        if token_match and method == "POST":
+        if TOKEN_PATH.match(path) and method == "POST":
             return 200, shop.issue_token(_json_body(raw, self.headers.get("Content-Type")))
         match = API_PATH.match(path)
         if not match:
@@ -162,6 +161,8 @@ class Handler(BaseHTTPRequestHandler):
             status, answer = self._control(shop, method, path, raw)
         except ApiError as error:
             status, answer = error.status, error.body()
+        except (TypeError, ValueError) as error:  # a malformed control request
+            status, answer = 400, {"message": str(error)}
         self._send_json(status, answer)
 
     def _control(self, shop: Shop, method: str, path: str, raw: bytes) -> tuple[int, Any]:
