@@ -209,12 +209,18 @@ class ShoprenterClient:
         return self._take_over(live, state)
 
     def _take_over(self, live: LiveWebhook, state: WebhookState) -> LiveWebhook:
-        if not live.state.same_webhook(state):
-            live = self.update(live.id, state)
-        claimed = self._claim(live)
+        """Claim an existing webhook (before touching it), then make it match ``state``."""
+        self._claim(live)
+        try:
+            if not live.state.same_webhook(state):
+                live = self.update(live.id, state)
+        except ShoprenterError:
+            with self._lock:
+                self._claimed.discard(live.id)
+            raise
         with self._lock:
-            self._taken_over.add(claimed.id)
-        return claimed
+            self._taken_over.add(live.id)
+        return live
 
     def _claim(self, live: LiveWebhook) -> LiveWebhook:
         with self._lock:

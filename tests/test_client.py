@@ -172,10 +172,14 @@ def test_create_adopts_an_identical_webhook_instead_of_duplicating(
     assert sim.webhooks()[0]["webHookDelay"] == [{"delay": "2", "delayUnit": "hour"}]
 
 
-def test_two_resources_never_share_one_webhook(client: ShoprenterClient) -> None:
+def test_two_resources_never_share_one_webhook(
+    client: ShoprenterClient, sim: SimulatorControl
+) -> None:
     first = client.create(ERP)
+    other = ERP.model_copy(update={"adopt_id": first.id, "label": "someone else's"})
     with pytest.raises(ShoprenterError, match="already managed by another resource"):
-        client.create(ERP.model_copy(update={"adopt_id": first.id}))
+        client.create(other)
+    assert sim.webhooks()[0]["label"] == "ERP sync"  # refused before it was touched
 
 
 def test_adopt_id_takes_over_the_named_webhook(
