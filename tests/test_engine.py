@@ -163,6 +163,8 @@ def test_a_webhook_edited_in_the_admin_shows_as_drift_and_up_restores_it(
     up_with(stack, [ERP])
     hook_id = stack.outputs()["webhookIds"]["erp-orders"]
     sim.edit_webhook(hook_id, status="0")
+    drift_check = stack.pulumi("preview", "--refresh", "--expect-no-changes", check=False)
+    assert drift_check.returncode != 0  # the scheduled drift check of the README
     stack.pulumi("refresh", "--yes")
     preview = stack.pulumi("preview", "--diff", "--expect-no-changes", check=False)
     assert preview.returncode != 0
