@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Optional
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from .errors import CredentialsRejected, ShoprenterError
+from .errors import CredentialsRejected, ShoprenterError, error_message
 from .settings import ConnectionSettings
 
 # Renew this long before the announced expiry, so a token never dies in flight.
@@ -51,10 +51,10 @@ class OAuthClientCredentials(AuthBase):
                 self._token, self._expires_at = self._fetch()
             return self._token
 
-    def discard(self, used_token: Optional[str]) -> None:
-        """Forget ``used_token`` after a 401, unless another thread has already renewed it."""
+    def refused(self, request: requests.PreparedRequest) -> None:
+        """Forget the token ``request`` carried after a 401, unless another thread renewed it."""
         with self._lock:
-            if self._token == used_token:
+            if request.headers.get("Authorization") == f"Bearer {self._token}":
                 self._token = None
 
     def _fetch(self) -> tuple[str, float]:
@@ -78,13 +78,13 @@ class OAuthClientCredentials(AuthBase):
         if response.status_code in (400, 401, 403):
             raise CredentialsRejected(
                 TOKEN_OPERATION,
-                f"Shoprenter rejected the credentials; check {settings.credential_keys}. "
-                f"The token endpoint said: {_token_error(response)}",
-                status=response.status_code,
+                settings.credential_keys,
+                error_message(response),
+                response.status_code,
             )
         if not response.ok:
             raise ShoprenterError(
-                TOKEN_OPERATION, _token_error(response), status=response.status_code
+                TOKEN_OPERATION, error_message(response), status=response.status_code
             )
         try:
             answer = response.json()
@@ -96,17 +96,6 @@ class OAuthClientCredentials(AuthBase):
             ) from None
         renew_in = max(lifetime - RENEW_MARGIN_SECONDS, lifetime / 2)
         return token, self._clock() + renew_in
-
-
-def _token_error(response: requests.Response) -> str:
-    try:
-        answer: Any = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason
-    if isinstance(answer, dict):
-        parts = [answer.get("error"), answer.get("error_description") or answer.get("message")]
-        return ": ".join(str(part) for part in parts if part) or str(answer)[:200]
-    return str(answer)[:200]
 
 
 def make_auth(settings: ConnectionSettings, session: requests.Session) -> AuthBase:

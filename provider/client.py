@@ -22,7 +22,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .auth import OAuthClientCredentials, make_auth
-from .errors import AmbiguousOutcome, CredentialsRejected, NotFound, RateLimited, ShoprenterError
+from .errors import (
+    AmbiguousOutcome,
+    CredentialsRejected,
+    NotFound,
+    RateLimited,
+    ShoprenterError,
+    error_message,
+)
 from .model import LiveWebhook, WebhookState
 from .pacing import Pacer
 from .settings import ConnectionSettings
@@ -269,7 +276,6 @@ class ShoprenterClient:
     ) -> dict[str, Any]:
         """Send one request (renewing the token once on a 401) and return its JSON answer."""
         for renewed in (False, True):
-            token = self._bearer_token()
             self._pacer.wait()
             try:
                 response = self._session.request(
@@ -286,17 +292,15 @@ class ShoprenterClient:
                     f"no answer from {self.settings.api_url} ({type(error).__name__})",
                     subject=subject,
                 ) from None
-            if response.status_code == 401 and not renewed and token is not None:
-                assert isinstance(self._auth, OAuthClientCredentials)
-                self._auth.discard(token)
+            if (
+                response.status_code == 401
+                and not renewed
+                and isinstance(self._auth, OAuthClientCredentials)
+            ):
+                self._auth.refused(response.request)
                 continue
             return self._answer(response, operation, subject)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _bearer_token(self) -> Optional[str]:
-        if isinstance(self._auth, OAuthClientCredentials):
-            return self._auth.current_token()
-        return None
 
     def _answer(
         self, response: requests.Response, operation: str, subject: Optional[str]
@@ -309,16 +313,10 @@ class ShoprenterClient:
                 return _unwrap(_json(response, operation, subject))
             except ValueError as error:
                 raise ShoprenterError(operation, str(error), subject=subject) from None
-        message = _error_message(response)
+        message = error_message(response)
         if status == 401:
             if self.settings.auth == "basic":
-                raise CredentialsRejected(
-                    operation,
-                    f"Shoprenter rejected the credentials; check {self.settings.credential_keys}. "
-                    f"The shop said: {message}",
-                    subject=subject,
-                    status=status,
-                )
+                raise CredentialsRejected(operation, self.settings.credential_keys, message, status)
             raise ShoprenterError(
                 operation,
                 f"{message} (the API client needs the scopes store.webhook:read and "
@@ -428,22 +426,3 @@ def _next_link(page: dict[str, Any]) -> Optional[str]:
     if isinstance(link, dict) and link.get("href"):
         return str(link["href"])
     return None
-
-
-def _error_message(response: requests.Response) -> str:
-    """Shoprenter's message, with its inner code when there is one; the rest stays opaque."""
-    try:
-        body: Any = _unwrap(response.json())
-    except ValueError:
-        return (response.text.strip()[:300] or response.reason or "no message").replace("\n", " ")
-    error = body.get("error")
-    nested = error if isinstance(error, dict) else {}
-    message = (
-        body.get("message")
-        or nested.get("message")
-        or body.get("error_description")
-        or (error if isinstance(error, str) else None)
-        or str(body)[:300]
-    )
-    code = body.get("code") or nested.get("code")
-    return f"{message} (code {code})" if code else str(message)

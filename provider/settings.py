@@ -31,6 +31,19 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 }
 
 
+# Each way to sign in: (id key, secret key), tried in this order.
+CREDENTIAL_KEYS: dict[str, tuple[str, str]] = {
+    "oauth": ("clientId", "clientSecret"),
+    "basic": ("username", "password"),
+}
+SECRET_KEYS = frozenset(secret for _id, secret in CREDENTIAL_KEYS.values())
+
+
+def stack_config(values: Mapping[str, str]) -> dict[str, str]:
+    """``{"apiUrl": …}`` as the stack config keys ``{"shoprenter:apiUrl": …}``."""
+    return {f"{CONFIG_NAMESPACE}:{key}": value for key, value in values.items()}
+
+
 class SettingsError(ValueError):
     """The connection settings are missing or wrong; the message names the keys to set."""
 
@@ -57,9 +70,7 @@ class ConnectionSettings:
     @property
     def credential_keys(self) -> str:
         """The settings a person must check when the shop rejects the credentials."""
-        if self.auth == "oauth":
-            return f"{_describe('clientId')} and {_describe('clientSecret')}"
-        return f"{_describe('username')} and {_describe('password')}"
+        return _describe_pair(self.auth)
 
     @classmethod
     def resolve(
@@ -77,28 +88,7 @@ class ConnectionSettings:
             return str(value).strip()
 
         shop = get("shop")
-        client_id, client_secret = get("clientId"), get("clientSecret")
-        username, password = get("username"), get("password")
-        if client_id or client_secret:
-            if not (client_id and client_secret):
-                raise SettingsError(
-                    f"OAuth needs both {_describe('clientId')} and {_describe('clientSecret')}"
-                )
-            auth: Literal["oauth", "basic"] = "oauth"
-            user, secret = client_id, client_secret
-        elif username or password:
-            if not (username and password):
-                raise SettingsError(
-                    f"Basic auth needs both {_describe('username')} and {_describe('password')}"
-                )
-            auth, user, secret = "basic", username, password
-        else:
-            raise SettingsError(
-                "no Shoprenter credentials: set "
-                f"{_describe('clientId')} and {_describe('clientSecret')} "
-                "(use `pulumi config set --secret` for the secret), or the legacy "
-                f"{_describe('username')} and {_describe('password')}"
-            )
+        auth, user, secret = _credentials(get)
         api_url = get("apiUrl") or _default_api_url(auth, shop)
         token_url = (get("tokenUrl") or _default_token_url(shop)) if auth == "oauth" else None
         try:
@@ -118,6 +108,26 @@ class ConnectionSettings:
             timeout_seconds=_positive_number(get("timeoutSeconds"), "timeoutSeconds")
             or DEFAULT_TIMEOUT_SECONDS,
         )
+
+
+def _describe_pair(auth: str) -> str:
+    user_key, secret_key = CREDENTIAL_KEYS[auth]
+    return f"{_describe(user_key)} and {_describe(secret_key)}"
+
+
+def _credentials(get: Callable[[str], str]) -> tuple[Literal["oauth", "basic"], str, str]:
+    """The first complete pair of credentials (OAuth, then legacy Basic), or a clear error."""
+    for auth in ("oauth", "basic"):
+        user_key, secret_key = CREDENTIAL_KEYS[auth]
+        user, secret = get(user_key), get(secret_key)
+        if user and secret:
+            return auth, user, secret
+        if user or secret:
+            raise SettingsError(f"{auth} sign-in needs both {_describe_pair(auth)}")
+    raise SettingsError(
+        f"no Shoprenter credentials: set {_describe_pair('oauth')} (use `pulumi config set "
+        f"--secret` for the secret), or the legacy {_describe_pair('basic')}"
+    )
 
 
 def _require_shop(shop: str, what: str) -> str:
