@@ -33,8 +33,8 @@ from typing import Any
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
+from provider.settings import stack_config
 from provider.simulator import Simulator, SimulatorControl
-from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from scripts.local_engine import ROOT, LocalStack, pulumi_binary
 
 SHOP_LIMIT = 3.0
@@ -101,15 +101,6 @@ def measure(
     return seconds, calls, refused, tokens
 
 
-def connection(simulator: Simulator, per_second: float) -> dict[str, str]:
-    return {
-        "apiUrl": simulator.api_url,
-        "tokenUrl": simulator.token_url(),
-        "clientId": DEFAULT_CLIENT_ID,
-        "requestsPerSecond": str(per_second),
-    }
-
-
 # -- row 1 -----------------------------------------------------------------------------------
 
 
@@ -137,8 +128,7 @@ def provider_rows(simulator: Simulator, count: int, conditions: Conditions) -> l
     """Create, update and delete ``count`` webhooks from 4 threads, as the engine would."""
     control = SimulatorControl(simulator.url)
     control.reset(rateLimit=conditions.shop_limit, latencyMs=conditions.latency_ms)
-    config = {f"shoprenter:{k}": v for k, v in connection(simulator, conditions.pace).items()}
-    config["shoprenter:clientSecret"] = DEFAULT_CLIENT_SECRET
+    config = stack_config(control.connection(requestsPerSecond=str(conditions.pace)))
     provider = WebhookProvider()
     provider.configure(ConfigureRequest(Config(config, "shoprenter-webhooks")))
     declared = [provider.check({}, webhook_props(n)).inputs for n in range(count)]
@@ -177,7 +167,7 @@ def engine_rows(simulator: Simulator, binary: Path, scratch: Path, count: int) -
     control = SimulatorControl(simulator.url)
     control.reset(rateLimit=SHOP_LIMIT)
     stack = LocalStack(scratch / "row2", binary, stack="bench")
-    stack.create(connection(simulator, SHOP_LIMIT), {"clientSecret": DEFAULT_CLIENT_SECRET})
+    stack.create(control.connection(requestsPerSecond=str(SHOP_LIMIT)))
 
     stack.declare([])
     stack.up()  # warm the plugin and file backend once
@@ -231,7 +221,7 @@ def unlimited_rows(
     control = SimulatorControl(simulator.url)
     control.reset(rateLimit=None, latencyMs=ROW3_LATENCY_MS)
     stack = LocalStack(scratch / "row3", binary, stack="bench")
-    stack.create(connection(simulator, 1000.0), {"clientSecret": DEFAULT_CLIENT_SECRET})
+    stack.create(control.connection(requestsPerSecond="1000"))
     stack.declare([])
     stack.up()
     empty_up = min(measure(control, stack.up)[0] for _ in range(2))

@@ -16,10 +16,9 @@ from typing import Any
 from xml.dom import minidom
 
 from provider.client import ShoprenterClient
-from provider.settings import ConnectionSettings
+from provider.settings import ConnectionSettings, stack_config
 from provider.simulator import Simulator, SimulatorControl
 from provider.simulator.receiver import Delivery, Receiver
-from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from scripts.local_engine import LocalStack, pulumi_binary
 
 
@@ -78,17 +77,9 @@ def _pretty(data: str) -> str:
     return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
 
 
-def list_shop(simulator: Simulator) -> None:
+def list_shop(control: SimulatorControl) -> None:
     """List the shop's webhooks through the API, as any client of the shop would."""
-    settings = ConnectionSettings.resolve(
-        {
-            "shoprenter:apiUrl": simulator.api_url,
-            "shoprenter:tokenUrl": simulator.token_url(),
-            "shoprenter:clientId": DEFAULT_CLIENT_ID,
-            "shoprenter:clientSecret": DEFAULT_CLIENT_SECRET,
-        }.get,
-        {},
-    )
+    settings = ConnectionSettings.resolve(stack_config(control.connection()).get, {})
     for live in ShoprenterClient(settings).list():
         state = live.state
         delay = f"after {state.delay.amount} {state.delay.unit}" if state.delay else "at once"
@@ -112,14 +103,7 @@ def main() -> None:
 
         step("Creating the demo stack on a local file backend (passphrase, no cloud)")
         stack = LocalStack(Path(scratch), binary, stack="demo")
-        stack.create(
-            connection={
-                "apiUrl": simulator.api_url,
-                "tokenUrl": simulator.token_url(),
-                "clientId": DEFAULT_CLIENT_ID,
-            },
-            secret={"clientSecret": DEFAULT_CLIENT_SECRET},
-        )
+        stack.create(control.connection())
         stack.declare(declarations(receiver.url))
         show(stack.config_file.read_text(encoding="utf-8"))
 
@@ -127,7 +111,7 @@ def main() -> None:
         show(stack.up().stdout)
 
         step("The shop's webhooks, listed through its API")
-        list_shop(simulator)
+        list_shop(control)
 
         step("A customer places an order: the shop delivers order_confirm")
         for entry in control.place_order(number=1001):

@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import yaml
 
+from provider.settings import SECRET_KEYS, stack_config
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "local-only-passphrase"
 
@@ -108,13 +110,12 @@ class LocalStack:
             start_new_session=True,
         )
 
-    def create(self, connection: dict[str, str], secret: dict[str, str]) -> None:
-        """Make the stack with plain and secret ``shoprenter:`` settings."""
+    def create(self, connection: dict[str, str]) -> None:
+        """Make the stack with these ``shoprenter:`` settings, the secret ones encrypted."""
         self.pulumi("stack", "init", self.stack)
-        for key, value in connection.items():
-            self.pulumi("config", "set", "--plaintext", f"shoprenter:{key}", value)
-        for key, value in secret.items():
-            self.pulumi("config", "set", "--secret", f"shoprenter:{key}", value)
+        for key, value in stack_config(connection).items():
+            kind = "--secret" if key.split(":")[1] in SECRET_KEYS else "--plaintext"
+            self.pulumi("config", "set", kind, key, value)
 
     def declare(self, webhooks: Optional[list[dict[str, Any]]]) -> None:
         """Replace the stack's ``webhooks`` declaration (``None`` removes it)."""

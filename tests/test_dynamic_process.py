@@ -20,7 +20,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from provider import WebhookProvider
 from provider.simulator.control import SimulatorControl
-from tests.test_provider import DECLARED, stack_config
+from tests.test_provider import DECLARED, simulator_config
 
 ROOT = Path(__file__).resolve().parent.parent
 URN = "urn:pulumi:test::shoprenter-webhooks::pulumi-python:dynamic/shoprenter:Webhook::erp"
@@ -65,7 +65,7 @@ def engine(sim: SimulatorControl) -> Iterator[EngineSide]:
         port = int(process.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(stack_config(sim))))
+            stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(simulator_config(sim))))
             yield EngineSide(stub, serialize_provider(WebhookProvider()))
     finally:
         process.terminate()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from provider.simulator.control import SimulatorControl
-from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from provider.simulator.shop import DEFAULT_CLIENT_SECRET
 from scripts.local_engine import LocalStack, PulumiError, pulumi_binary
 from tests.conftest import FAST, api_body
 
@@ -48,15 +48,7 @@ def pulumi_path() -> Path:
 @pytest.fixture
 def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStack:
     local = LocalStack(tmp_path, pulumi_path, stack="test")
-    local.create(
-        connection={
-            "apiUrl": sim.api_url,
-            "tokenUrl": sim.token_url,
-            "clientId": DEFAULT_CLIENT_ID,
-            "requestsPerSecond": str(FAST),
-        },
-        secret={"clientSecret": DEFAULT_CLIENT_SECRET},
-    )
+    local.create(sim.connection(requestsPerSecond=str(FAST)))
     return local
 
 

@@ -14,8 +14,9 @@ from pulumi.output import Unknown
 
 from provider import WebhookProvider
 from provider.model import PROPERTY_KEYS
+from provider.settings import stack_config
 from provider.simulator.control import SimulatorControl
-from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from provider.simulator.shop import DEFAULT_CLIENT_SECRET
 from tests.conftest import FAST, api_body
 
 DECLARED: dict[str, Any] = {
@@ -30,21 +31,15 @@ DECLARED: dict[str, Any] = {
 }
 
 
-def stack_config(sim: SimulatorControl, **extra: str) -> dict[str, str]:
-    return {
-        "shoprenter:apiUrl": sim.api_url,
-        "shoprenter:tokenUrl": sim.token_url,
-        "shoprenter:clientId": DEFAULT_CLIENT_ID,
-        "shoprenter:clientSecret": DEFAULT_CLIENT_SECRET,
-        "shoprenter:requestsPerSecond": str(FAST),
-        **extra,
-    }
+def simulator_config(sim: SimulatorControl) -> dict[str, str]:
+    """The stack config of a stack pointed at the simulator, paced fast for tests."""
+    return stack_config(sim.connection(requestsPerSecond=str(FAST)))
 
 
 @pytest.fixture
 def provider(sim: SimulatorControl) -> WebhookProvider:
     configured = WebhookProvider()
-    configured.configure(ConfigureRequest(Config(stack_config(sim), "shoprenter-webhooks")))
+    configured.configure(ConfigureRequest(Config(simulator_config(sim), "shoprenter-webhooks")))
     return configured
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from provider.settings import ConnectionSettings, SettingsError
+from provider.settings import ConnectionSettings, SettingsError, stack_config
 
 
 def config(**values: str) -> dict[str, str]:
-    return {f"shoprenter:{key}": value for key, value in values.items()}
+    return stack_config(values)
 
 
 def test_oauth_defaults_follow_the_shop_name() -> None:

@@ -6,6 +6,8 @@ from typing import Any, Optional
 
 import requests
 
+from .shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
 
 class SimulatorControl:
     """The simulator's control routes over HTTP, for tests, the demo and the benchmarks."""
@@ -14,6 +16,16 @@ class SimulatorControl:
         self.url = url.rstrip("/")
         self.api_url = f"{self.url}/api"
         self.token_url = f"{self.url}/demo/app/token"
+
+    def connection(self, **extra: str) -> dict[str, str]:
+        """The ``shoprenter:`` settings (without the namespace) that reach this simulator."""
+        return {
+            "apiUrl": self.api_url,
+            "tokenUrl": self.token_url,
+            "clientId": DEFAULT_CLIENT_ID,
+            "clientSecret": DEFAULT_CLIENT_SECRET,
+            **extra,
+        }
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         response = requests.request(method, f"{self.url}/_sim/{path}", json=body, timeout=10)
