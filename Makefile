@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8765
 
-.PHONY: setup pulumi test lint check demo bench simulator
+.PHONY: setup pulumi test unit lint check demo bench simulator
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -20,6 +20,9 @@ test: setup  ## every test: unit, simulator over HTTP, provider process, real pu
 	scripts/pulumi-cli >/dev/null
 	$(PY) -m pytest
 
+unit: setup  ## every test but the real-CLI ones; never builds the CLI
+	$(PY) -m pytest -m "not engine"
+
 lint: setup  ## ruff (lint and format) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,4 +37,4 @@ bench: setup  ## benchmarks against the simulator; writes nothing, prints a tabl
 	$(PY) -m scripts.bench
 
 simulator: setup  ## a simulated shop on 127.0.0.1:$(PORT) until Ctrl-C
-	$(PY) -m provider.simulator --port $(PORT)
+	$(PY) -m sandbox.simulator --port $(PORT)

@@ -2,7 +2,8 @@
 
 Shoprenter issues no refresh token: a client asks for a new access token when the old one
 is about to expire. One token serves every thread of the process, so a ``pulumi up`` that
-touches thirty webhooks asks for one token, not thirty.
+touches thirty webhooks asks for one token, not thirty. Like ``requests``' digest auth, the
+OAuth auth handles its own 401: it renews the token once and sends the request again.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from .errors import CredentialsRejected, ShoprenterError, error_message
+from .errors import ShoprenterError, error_for
+from .pacing import Pacer
 from .settings import ConnectionSettings
 
 # Renew this long before the announced expiry, so a token never dies in flight.
 RENEW_MARGIN_SECONDS = 60.0
 TOKEN_OPERATION = "get an OAuth access token"
+# The token endpoint answers a wrong client with 401, a malformed one with 400.
+TOKEN_REFUSALS = (400, 401, 403)
 
 
 class OAuthClientCredentials(AuthBase):
@@ -30,11 +34,13 @@ class OAuthClientCredentials(AuthBase):
         self,
         settings: ConnectionSettings,
         session: requests.Session,
+        pacer: Pacer,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         assert settings.token_url, "OAuth needs a token URL"
         self._settings = settings
         self._session = session
+        self._pacer = pacer
         self._clock = clock
         self._lock = threading.Lock()
         self._token: Optional[str] = None
@@ -42,6 +48,7 @@ class OAuthClientCredentials(AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.current_token()}"
+        request.register_hook("response", self._renew_on_401)  # type: ignore[no-untyped-call]
         return request
 
     def current_token(self) -> str:
@@ -51,11 +58,26 @@ class OAuthClientCredentials(AuthBase):
                 self._token, self._expires_at = self._fetch()
             return self._token
 
-    def refused(self, request: requests.PreparedRequest) -> None:
-        """Forget the token ``request`` carried after a 401, unless another thread renewed it."""
+    def _renew_on_401(self, response: requests.Response, **send_options: Any) -> requests.Response:
+        """After a 401, renew the token (unless another thread did) and send once more.
+
+        The repeated request waits for a pacer slot like any other: the shop counts it.
+        """
+        refused = response.request
+        if response.status_code != 401 or refused is None:
+            return response
         with self._lock:
-            if request.headers.get("Authorization") == f"Bearer {self._token}":
+            if refused.headers.get("Authorization") == f"Bearer {self._token}":
                 self._token = None
+        again = refused.copy()
+        again.hooks["response"] = []  # once: a second 401 is a real refusal
+        again.headers["Authorization"] = f"Bearer {self.current_token()}"
+        _ = response.content  # read to the end, so the connection can carry the next request
+        response.close()
+        self._pacer.wait()
+        renewed: requests.Response = response.connection.send(again, **send_options)
+        renewed.history.append(response)
+        return renewed
 
     def _fetch(self) -> tuple[str, float]:
         settings = self._settings
@@ -75,17 +97,16 @@ class OAuthClientCredentials(AuthBase):
             raise ShoprenterError(
                 TOKEN_OPERATION, f"{settings.token_url} did not answer: {type(error).__name__}"
             ) from None
-        if response.status_code in (400, 401, 403):
-            raise CredentialsRejected(
-                TOKEN_OPERATION,
-                settings.credential_keys,
-                error_message(response),
-                response.status_code,
-            )
         if not response.ok:
-            raise ShoprenterError(
-                TOKEN_OPERATION, error_message(response), status=response.status_code
+            raise error_for(
+                response,
+                TOKEN_OPERATION,
+                credential_keys=settings.credential_keys,
+                credential_statuses=TOKEN_REFUSALS,
             )
+        return self._read_token(response)
+
+    def _read_token(self, response: requests.Response) -> tuple[str, float]:
         try:
             answer = response.json()
             token = str(answer["access_token"])
@@ -98,8 +119,8 @@ class OAuthClientCredentials(AuthBase):
         return token, self._clock() + renew_in
 
 
-def make_auth(settings: ConnectionSettings, session: requests.Session) -> AuthBase:
+def make_auth(settings: ConnectionSettings, session: requests.Session, pacer: Pacer) -> AuthBase:
     """The auth the settings ask for."""
     if settings.auth == "oauth":
-        return OAuthClientCredentials(settings, session)
+        return OAuthClientCredentials(settings, session, pacer)
     return HTTPBasicAuth(settings.client_id, settings.secret)

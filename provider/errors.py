@@ -1,4 +1,18 @@
-"""Exceptions that say which operation failed, on which webhook, and what Shoprenter answered."""
+"""Every error this package raises, and the one place that turns an HTTP answer into one.
+
+The hierarchy::
+
+    ShoprenterError            a call to the Shoprenter API failed (operation, webhook, status)
+    ├── CredentialsRejected    the shop or its token endpoint refused the configured credentials
+    ├── NotFound               the webhook is not (or no longer) on the shop
+    ├── RateLimited            429: refused, not carried out; may say when to come back
+    └── AmbiguousOutcome       no clear answer (timeout, dropped connection, 5xx): may have worked
+    SettingsError              the connection settings are missing or wrong (a ValueError)
+    DeclarationError           the declared webhooks are wrong, listed entry by entry (a ValueError)
+
+Every message says what failed and why, names the settings or entries to check, and never
+contains a credential.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +21,14 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:  # only the type: importing requests stays out of the provider's start-up
     import requests
 
+SCOPES_HINT = "the API client needs the scopes store.webhook:read and store.webhook:write"
+
 
 class ShoprenterError(Exception):
     """A call to the Shoprenter API failed.
 
     The message names the operation, the webhook (label or id), the HTTP status and the
-    shop's own message. It never contains a credential.
+    shop's own message.
     """
 
     def __init__(
@@ -48,22 +64,57 @@ class NotFound(ShoprenterError):
 
 
 class RateLimited(ShoprenterError):
-    """The shop answered 429: the request was refused, not carried out."""
+    """The shop answered 429: the request was refused, not carried out.
 
-    def __init__(
-        self,
-        operation: str,
-        message: str,
-        *,
-        subject: Optional[str] = None,
-        retry_after: Optional[float] = None,
-    ) -> None:
-        super().__init__(operation, message, subject=subject, status=429)
-        self.retry_after = retry_after
+    ``retry_after`` is the wait the shop asked for, in seconds, when it said one.
+    """
+
+    retry_after: Optional[float] = None
 
 
 class AmbiguousOutcome(ShoprenterError):
     """No clear answer came back (timeout, dropped connection, 5xx): the call may have worked."""
+
+
+class SettingsError(ValueError):
+    """The connection settings are missing or wrong; the message names the keys to set."""
+
+
+class DeclarationError(ValueError):
+    """The declared webhooks are wrong; the message lists every problem, entry by entry."""
+
+
+def error_for(
+    response: requests.Response,
+    operation: str,
+    *,
+    subject: Optional[str] = None,
+    credential_keys: Optional[str] = None,
+    credential_statuses: tuple[int, ...] = (401,),
+) -> ShoprenterError:
+    """The error an unsuccessful answer means.
+
+    ``credential_keys`` names the settings to check when a status in ``credential_statuses``
+    means the credentials themselves are wrong (Basic sign-in, the token endpoint). Without
+    it, a 401 or 403 came after a fresh token was accepted: the API client lacks a scope.
+    """
+    status = response.status_code
+    message = error_message(response)
+    if credential_keys and status in credential_statuses:
+        return CredentialsRejected(operation, credential_keys, message, status)
+    if status in (401, 403):
+        return ShoprenterError(
+            operation, f"{message} ({SCOPES_HINT})", subject=subject, status=status
+        )
+    if status == 404:
+        return NotFound(operation, message, subject=subject, status=status)
+    if status == 429:
+        limited = RateLimited(operation, message, subject=subject, status=status)
+        limited.retry_after = _seconds(response.headers.get("Retry-After"))
+        return limited
+    if status >= 500:
+        return AmbiguousOutcome(operation, message, subject=subject, status=status)
+    return ShoprenterError(operation, message, subject=subject, status=status)
 
 
 def error_message(response: requests.Response) -> str:
@@ -87,3 +138,11 @@ def error_message(response: requests.Response) -> str:
     text = ": ".join(str(part) for part in (kind, message) if part) or str(body)[:300]
     code = body.get("code") or nested.get("code")
     return f"{text} (code {code})" if code else text
+
+
+def _seconds(header: Optional[str]) -> Optional[float]:
+    """A ``Retry-After`` header in seconds; the HTTP-date form is rare enough to ignore."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None

@@ -19,6 +19,7 @@ from the shop is not held to them, because someone may have made it by hand.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any, Literal, Optional
 from urllib.parse import urlsplit
 
@@ -54,17 +55,37 @@ FIELD_PREFIX_BY_EVENT: dict[str, str] = {
     "newsletter_update_subscriber": "subscriber_",
 }
 
+
+def property_bag(
+    *,
+    event: Any,
+    url: Any,
+    label: Any,
+    enabled: Any = True,
+    format: Any = "json",
+    fields: Any = None,
+    delay: Any = None,
+    adopt_id: Any = None,
+) -> dict[str, Any]:
+    """The one place the property bag is written, from ``WebhookState``'s field names.
+
+    Values may be Pulumi inputs still to be resolved (``Webhook`` passes them through), so
+    nothing is validated here: ``check`` does that in the provider.
+    """
+    return {
+        "event": event,
+        "url": url,
+        "label": label,
+        "enabled": enabled,
+        "format": format,
+        "fields": list(fields) if isinstance(fields, (list, tuple)) else fields or [],
+        "delay": delay,
+        "adoptId": adopt_id,
+    }
+
+
 # The keys of the property bag, in the order a person reads them.
-PROPERTY_KEYS: tuple[str, ...] = (
-    "event",
-    "url",
-    "label",
-    "enabled",
-    "format",
-    "fields",
-    "delay",
-    "adoptId",
-)
+PROPERTY_KEYS: tuple[str, ...] = tuple(property_bag(event=None, url=None, label=None))
 
 
 def is_loopback_host(host: str) -> bool:
@@ -146,18 +167,14 @@ class WebhookState(BaseModel):
                 raise ValueError(f"every field name must be a non-empty string, got {name!r}")
         return tuple(sorted(set(value)))
 
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> WebhookState:
+        """The canonical value of a property bag (stored outputs carry extra keys: ignored)."""
+        return cls.model_validate({key: props.get(key) for key in PROPERTY_KEYS})
+
     def to_props(self) -> dict[str, Any]:
         """The property bag Pulumi stores (plain dicts and lists: the SDK takes nothing else)."""
-        return {
-            "event": self.event,
-            "url": self.url,
-            "label": self.label,
-            "enabled": self.enabled,
-            "format": self.format,
-            "fields": list(self.fields),
-            "delay": self.delay.model_dump() if self.delay else None,
-            "adoptId": self.adopt_id,
-        }
+        return property_bag(**self.model_dump())
 
     def same_webhook(self, other: WebhookState) -> bool:
         """Compare what lives on the shop; ``adoptId`` only steers ``create`` and is ignored."""

@@ -17,15 +17,12 @@ from typing import Any, Optional, Protocol
 import pulumi
 import yaml
 
+from .errors import DeclarationError
 from .model import PROPERTY_KEYS, DeclaredWebhook, validate_declaration
 from .webhook_provider import Webhook
 
 # An entry: the resource name, the webhook's properties, and the names it was known by.
 ENTRY_KEYS = ("name", *PROPERTY_KEYS, "aliases")
-
-
-class DeclarationError(pulumi.RunError):
-    """The declared webhooks are wrong; the message lists every problem, entry by entry."""
 
 
 @dataclass(frozen=True)
@@ -139,29 +136,22 @@ def declare(declarations: Iterable[Declaration], url_is_secret: bool = False) ->
     """One ``Webhook`` per declaration, named by its entry so that its identity is stable."""
     resources = {}
     for declaration in declarations:
-        webhook = declaration.webhook
-        url: pulumi.Input[str] = pulumi.Output.secret(webhook.url) if url_is_secret else webhook.url
+        arguments = declaration.webhook.model_dump()  # Webhook's keywords are its field names
+        if url_is_secret:
+            arguments["url"] = pulumi.Output.secret(arguments["url"])
+        aliases = [pulumi.Alias(name=alias) for alias in declaration.aliases]
         resources[declaration.name] = Webhook(
-            declaration.name,
-            event=webhook.event,
-            url=url,
-            label=webhook.label,
-            enabled=webhook.enabled,
-            format=webhook.format,
-            fields=list(webhook.fields),
-            delay=webhook.delay.model_dump() if webhook.delay else None,
-            adopt_id=webhook.adopt_id,
-            opts=pulumi.ResourceOptions(
-                aliases=[pulumi.Alias(name=alias) for alias in declaration.aliases]
-            ),
+            declaration.name, **arguments, opts=pulumi.ResourceOptions(aliases=aliases)
         )
     return resources
 
 
 def main(project_dir: Optional[Path] = None) -> None:
     """The program ``__main__.py`` runs: load, validate, declare, export ids and links."""
-    config = pulumi.Config()
-    declarations = load_declarations(config, project_dir or Path.cwd())
+    try:
+        declarations = load_declarations(pulumi.Config(), project_dir or Path.cwd())
+    except DeclarationError as error:
+        raise pulumi.RunError(str(error)) from None  # reported as the message alone
     key = f"{pulumi.get_project()}:webhooks"
     resources = declare(declarations, url_is_secret=pulumi.runtime.is_config_secret(key))
     pulumi.export("webhookIds", {name: hook.webhookId for name, hook in resources.items()})

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
+from .errors import SettingsError
 from .model import require_secure_url
 
 CONFIG_NAMESPACE = "shoprenter"
@@ -42,10 +43,6 @@ SECRET_KEYS = frozenset(secret for _id, secret in CREDENTIAL_KEYS.values())
 def stack_config(values: Mapping[str, str]) -> dict[str, str]:
     """``{"apiUrl": …}`` as the stack config keys ``{"shoprenter:apiUrl": …}``."""
     return {f"{CONFIG_NAMESPACE}:{key}": value for key, value in values.items()}
-
-
-class SettingsError(ValueError):
-    """The connection settings are missing or wrong; the message names the keys to set."""
 
 
 def _describe(key: str) -> str:

@@ -27,12 +27,12 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from .errors import ShoprenterError
-from .model import PROPERTY_KEYS, WebhookState, validate_declaration
-from .settings import ConnectionSettings, SettingsError
+from .errors import SettingsError, ShoprenterError
+from .model import PROPERTY_KEYS, WebhookState, property_bag, validate_declaration
+from .settings import ConnectionSettings
 
 if TYPE_CHECKING:
-    from .client import ShoprenterClient
+    from .ledger import WebhookLedger
 
 OUTPUT_KEYS = ("webhookId", "href")
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -95,21 +95,21 @@ class WebhookProvider(ResourceProvider):
         """Report the properties that really differ; every change is an in-place update."""
         if any(_contains_unknown(news.get(key)) for key in PROPERTY_KEYS):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        changed = _state(olds).changed_keys(_state(news))
+        changed = WebhookState.from_props(olds).changed_keys(WebhookState.from_props(news))
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     # -- acting on the shop ---------------------------------------------------------------
 
     @_plainly_reported
     def create(self, props: dict[str, Any]) -> CreateResult:
-        state = _state(props)
-        live = self._client().create(state)
+        state = WebhookState.from_props(props)
+        live = self._ledger().create(state)
         return CreateResult(live.id, live.to_outputs(state.adopt_id))
 
     @_plainly_reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh from the shop: drop the resource if gone, else report what is live."""
-        live = self._client().get(id_)
+        live = self._ledger().read(id_)
         if live is None:
             return ReadResult("", {})
         outputs = live.to_outputs(props.get("adoptId"))
@@ -118,30 +118,25 @@ class WebhookProvider(ResourceProvider):
 
     @_plainly_reported
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        state = _state(news)
-        return UpdateResult(self._client().update(id_, state).to_outputs(state.adopt_id))
+        state = WebhookState.from_props(news)
+        return UpdateResult(self._ledger().update(id_, state).to_outputs(state.adopt_id))
 
     @_plainly_reported
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self._client().delete(id_, str(props.get("label") or id_))
+        self._ledger().delete(id_, str(props.get("label") or id_))
 
-    def _client(self) -> ShoprenterClient:
-        """The process's client for the configured shop.
+    def _ledger(self) -> WebhookLedger:
+        """The process's ledger (and client) for the configured shop.
 
         The HTTP stack is imported here, not at module level: ``preview`` only checks and
         diffs, and each provider process it starts is spared loading requests and urllib3.
         """
-        from .client import client_for  # noqa: PLC0415 (deferred on purpose, see above)
+        from .ledger import ledger_for  # noqa: PLC0415 (deferred on purpose, see above)
 
         if self._settings is None:
             # Engines before configure() existed: the environment is all there is.
             self._settings = ConnectionSettings.resolve(lambda _key: None, os.environ)
-        return client_for(self._settings)
-
-
-def _state(props: dict[str, Any]) -> WebhookState:
-    """The canonical value of a stored or checked property bag (outputs carry extra keys)."""
-    return WebhookState.model_validate({key: props.get(key) for key in PROPERTY_KEYS})
+        return ledger_for(self._settings)
 
 
 def _contains_unknown(value: Any) -> bool:
@@ -181,29 +176,26 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
         """Declare a webhook.
 
         :param resource_name: the Pulumi resource name; also the label when none is given.
-        :param event: one of ``order_confirm``, ``order_status_change``, ``newsletter_subscribe``,
-            ``newsletter_unsubscribe``, ``newsletter_update_subscriber``, ``abandoned_cart``.
+        :param event: ``order_confirm``, ``order_status_change``, ``abandoned_cart`` or a
+            ``newsletter_subscribe``/``_unsubscribe``/``_update_subscriber`` event.
         :param url: where Shoprenter delivers: an absolute https URL (http only to loopback).
             A secret in the URL is the documented way to protect a target: pass a secret.
         :param label: the name shown in the Shoprenter admin.
         :param enabled: whether Shoprenter delivers (status 1) or not (status 0).
         :param format: ``json`` or ``xml``.
-        :param fields: payload field names to send (``order...`` or ``subscriber_...`` by
-            event); empty or ``None`` sends all. Order does not matter.
+        :param fields: payload field names to send, of the event's table; none sends all.
         :param delay: ``{"amount": n, "unit": "hour" | "day"}``, or ``None`` to send at once.
-        :param adopt_id: the id of an existing webhook to take over instead of creating one
-            (``pulumi import`` does not work with dynamic providers).
+        :param adopt_id: the id of an existing webhook to take over instead of creating one.
         """
-        props: dict[str, Any] = {
-            "event": event,
-            "url": url,
-            "label": resource_name if label is None else label,
-            "enabled": enabled,
-            "format": format,
-            "fields": fields if fields is not None else [],
-            "delay": delay,
-            "adoptId": adopt_id,
-            "webhookId": None,
-            "href": None,
-        }
-        super().__init__(WebhookProvider(), resource_name, props, opts)
+        props = property_bag(
+            event=event,
+            url=url,
+            label=resource_name if label is None else label,
+            enabled=enabled,
+            format=format,
+            fields=fields,
+            delay=delay,
+            adopt_id=adopt_id,
+        )
+        outputs = dict.fromkeys(OUTPUT_KEYS)  # computed by the provider
+        super().__init__(WebhookProvider(), resource_name, {**props, **outputs}, opts)

@@ -34,8 +34,8 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
 from provider.settings import stack_config
-from provider.simulator import Simulator, SimulatorControl
-from scripts.local_engine import ROOT, LocalStack, pulumi_binary
+from sandbox.local_engine import ROOT, LocalStack, pulumi_binary
+from sandbox.simulator import Simulator, SimulatorControl
 
 SHOP_LIMIT = 3.0
 ENGINE_THREADS = 4

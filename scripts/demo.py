@@ -17,9 +17,9 @@ from xml.dom import minidom
 
 from provider.client import ShoprenterClient
 from provider.settings import ConnectionSettings, stack_config
-from provider.simulator import Simulator, SimulatorControl
-from provider.simulator.receiver import Delivery, Receiver
-from scripts.local_engine import LocalStack, pulumi_binary
+from sandbox.local_engine import LocalStack, pulumi_binary
+from sandbox.simulator import Simulator, SimulatorControl
+from sandbox.simulator.receiver import Delivery, Receiver
 
 
 def step(text: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
-from provider.simulator.control import SimulatorControl
-from provider.simulator.receiver import Receiver
-from tests.conftest import api_body
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.receiver import Receiver
+from tests.helpers import api_body
 
 
 def hook(url: str, label: str, **parameter: object) -> dict[str, object]:

@@ -19,8 +19,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from provider import WebhookProvider
-from provider.simulator.control import SimulatorControl
-from tests.test_provider import DECLARED, simulator_config
+from sandbox.simulator.control import SimulatorControl
+from tests.helpers import DECLARED, simulator_config
 
 ROOT = Path(__file__).resolve().parent.parent
 URN = "urn:pulumi:test::shoprenter-webhooks::pulumi-python:dynamic/shoprenter:Webhook::erp"

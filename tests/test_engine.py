@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from provider.simulator.control import SimulatorControl
-from provider.simulator.shop import DEFAULT_CLIENT_SECRET
-from scripts.local_engine import LocalStack, PulumiError, pulumi_binary
-from tests.conftest import FAST, api_body
+from sandbox.local_engine import LocalStack, PulumiError, pulumi_binary
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
+from tests.helpers import FAST, api_body
 
 pytestmark = pytest.mark.engine
 

@@ -7,16 +7,10 @@ from typing import Any
 import pytest
 
 from provider.model import DeclaredWebhook, LiveWebhook, WebhookState, validate_declaration
+from tests.helpers import DECLARED as HELPERS_DECLARED
 
-DECLARED = {
-    "event": "order_confirm",
-    "url": "https://erp.example.com/hooks/sr",
-    "label": "ERP sync",
-    "enabled": True,
-    "format": "json",
-    "fields": ["order_email", "order_innerId", "order_email"],
-    "delay": {"amount": 2, "unit": "hour"},
-}
+# Repeated and out of order on purpose: the normalisation sorts and dedupes.
+DECLARED = {**HELPERS_DECLARED, "fields": ["order_email", "order_innerId", "order_email"]}
 
 
 def answer(**overrides: Any) -> dict[str, Any]:

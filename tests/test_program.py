@@ -8,12 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from provider.program import (
-    ENTRY_KEYS,
-    DeclarationError,
-    load_declarations,
-    parse_declarations,
-)
+from provider.errors import DeclarationError
+from provider.program import ENTRY_KEYS, load_declarations, parse_declarations
 
 ENTRY = {"name": "erp", "event": "order_confirm", "url": "https://erp.example.com/sr"}
 

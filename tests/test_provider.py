@@ -14,26 +14,9 @@ from pulumi.output import Unknown
 
 from provider import WebhookProvider
 from provider.model import PROPERTY_KEYS
-from provider.settings import stack_config
-from provider.simulator.control import SimulatorControl
-from provider.simulator.shop import DEFAULT_CLIENT_SECRET
-from tests.conftest import FAST, api_body
-
-DECLARED: dict[str, Any] = {
-    "event": "order_confirm",
-    "url": "https://erp.example.com/hooks/sr",
-    "label": "ERP sync",
-    "enabled": True,
-    "format": "json",
-    "fields": ["order_innerId", "order_email"],
-    "delay": {"amount": 2, "unit": "hour"},
-    "adoptId": None,
-}
-
-
-def simulator_config(sim: SimulatorControl) -> dict[str, str]:
-    """The stack config of a stack pointed at the simulator, paced fast for tests."""
-    return stack_config(sim.connection(requestsPerSecond=str(FAST)))
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
+from tests.helpers import DECLARED, api_body, simulator_config
 
 
 @pytest.fixture
@@ -176,8 +159,8 @@ def test_importing_the_provider_has_no_side_effects() -> None:
         "import provider\n"
         "assert threading.active_count() == before, 'a thread was started'\n"
         "assert 'requests' not in sys.modules, 'the HTTP stack loads only when needed'\n"
-        "from provider import client\n"
-        "assert client._CLIENTS == {}, 'a client was built'\n"
+        "from provider import ledger\n"
+        "assert ledger.open_ledgers() == 0, 'a client was built'\n"
     )
     environment = {**os.environ, "SHOPRENTER_CLIENT_SECRET": "x"}
     subprocess.run([sys.executable, "-c", code], check=True, env=environment, timeout=60)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provider.settings import ConnectionSettings, SettingsError, stack_config
+from provider.errors import SettingsError
+from provider.settings import ConnectionSettings, stack_config
 
 
 def config(**values: str) -> dict[str, str]:

@@ -10,9 +10,9 @@ from xml.etree import ElementTree
 
 import requests
 
-from provider.simulator.control import SimulatorControl
-from provider.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, encode_id
-from tests.conftest import api_body
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, encode_id
+from tests.helpers import api_body
 
 
 def token(sim: SimulatorControl) -> str:
@@ -107,7 +107,7 @@ def test_requests_without_valid_credentials_get_401(sim: SimulatorControl) -> No
 
 def test_the_documented_command_serves_until_stopped() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "provider.simulator", "--port", "0", "--rate-limit", "0"],
+        [sys.executable, "-m", "sandbox.simulator", "--port", "0", "--rate-limit", "0"],
         cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         text=True,

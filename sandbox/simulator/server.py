@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .background import BackgroundServer
+from ..loopback import BackgroundServer
 from .delivery import place_order
 from .render import to_xml
 from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Settings, Shop
@@ -102,8 +102,8 @@ class Handler(BaseHTTPRequestHandler):
         match = API_PATH.match(path)
         if not match:
             raise ApiError(404, 40401, f"no resource at {path}")
-        application = shop.authenticate(self.headers.get("Authorization", ""))
-        shop.admit(application)
+        shop.admit()
+        shop.authenticate(self.headers.get("Authorization", ""))
         base = f"http://{self.headers.get('Host')}{match['base'] or ''}"
         webhook_id = unquote(match["id"]) if match["id"] else None
         if webhook_id is None:

@@ -1,6 +1,6 @@
 """A Shoprenter API simulator on loopback: the demo's shop and the tests' shop.
 
-Run it with ``python -m provider.simulator --port 8765``; use it in-process with
+Run it with ``python -m sandbox.simulator --port 8765``; use it in-process with
 ``with Simulator() as sim: ...``.
 """
 

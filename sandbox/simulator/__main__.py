@@ -1,4 +1,4 @@
-"""``python -m provider.simulator``: serve a simulated Shoprenter shop until interrupted."""
+"""``python -m sandbox.simulator``: serve a simulated Shoprenter shop until interrupted."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import sys
 import threading
 from typing import Optional
 
-from ..model import is_loopback_host
+from ..loopback import is_loopback
 from .server import Simulator
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m provider.simulator",
+        prog="python -m sandbox.simulator",
         description="Serve Shoprenter's token endpoint and webHooks API on loopback.",
     )
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free)")
@@ -32,7 +32,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
-    if not is_loopback_host(args.host):
+    if not is_loopback(args.host):
         sys.exit(f"--host {args.host}: the simulator listens on loopback addresses only")
     simulator = Simulator(port=args.port, host=args.host)
     simulator.shop.configure({"rateLimit": args.rate_limit or None, "latencyMs": args.latency_ms})

@@ -1,7 +1,12 @@
-"""Serving an HTTP server from a thread, for the simulator and the receiver alike."""
+"""Loopback only: serving an HTTP server from a thread, and telling which hosts are this machine.
+
+The simulator and the receiver both run here, and neither ever sends to or listens on anything
+but this machine's own addresses.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from http.server import HTTPServer
 from typing import Self
@@ -33,3 +38,11 @@ class BackgroundServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether ``host`` (a name or an address) is this machine's loopback."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..model import is_loopback_host
+from ..loopback import is_loopback
 from .render import to_xml
 from .shop import Shop
 
@@ -77,7 +77,7 @@ def render_payload(order: dict[str, Any], kind: str) -> str:
 def deliver(url: str, payload: str, timeout: float = 10.0) -> str:
     """POST one payload as Shoprenter does; return what happened, in words."""
     host = urlsplit(url).hostname or ""
-    if not is_loopback_host(host):
+    if not is_loopback(host):
         return "skipped: the simulator delivers only to loopback addresses"
     try:
         response = requests.post(

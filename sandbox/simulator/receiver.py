@@ -16,7 +16,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-from .background import BackgroundServer
+from ..loopback import BackgroundServer
 
 
 @dataclass(frozen=True)

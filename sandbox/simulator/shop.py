@@ -1,6 +1,6 @@
 """The simulated shop: its webhooks, tokens, rate limit, request log and injected faults.
 
-Pure state and rules, no HTTP: :mod:`provider.simulator.server` turns requests into calls
+Pure state and rules, no HTTP: :mod:`sandbox.simulator.server` turns requests into calls
 here. Every method is safe to call from the server's many threads.
 """
 
@@ -14,7 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..model import EVENTS
+# The simulator's own reading of Shoprenter's documentation, kept apart from the provider's so
+# that a wrong list in the product is caught by the shop instead of confirmed by it: each event
+# the API accepts, and what its delivered payload is about.
+EVENT_SUBJECTS: dict[str, str] = {
+    "order_confirm": "order",
+    "order_status_change": "order",
+    "newsletter_subscribe": "subscriber",
+    "newsletter_unsubscribe": "subscriber",
+    "newsletter_update_subscriber": "subscriber",
+    "abandoned_cart": "cart",
+}
 
 DEFAULT_CLIENT_ID = "demo-client"
 DEFAULT_CLIENT_SECRET = "demo-secret"
@@ -184,14 +194,19 @@ class Shop:
                     return user
         raise ApiError(401, 40101, "Unauthorized: invalid or expired credentials")
 
-    def admit(self, application: str) -> None:
-        """Count a request against the app's rate limit, or refuse it with 429."""
+    def admit(self) -> None:
+        """Count an API request against the limit, or refuse it with 429.
+
+        Strict where the documentation is vague: every request counts, a refused one (401)
+        included, and all of them share one limit (Shoprenter's is per application per shop;
+        this simulator serves one application at a time).
+        """
         with self._lock:
             rate = self.settings.rateLimit
             if not rate:
                 return
             now = time.monotonic()
-            bucket = self._buckets.setdefault(application, TokenBucket(rate, rate, now))
+            bucket = self._buckets.setdefault("api", TokenBucket(rate, rate, now))
             if not bucket.take(now):
                 raise ApiError(429, None, "Too Many Requests")
 
@@ -284,7 +299,7 @@ def _validated(body: Any) -> dict[str, Any]:
     for name in ("event", "status", "label", "webHookParameters"):
         if body.get(name) in (None, "", [], {}):
             raise ApiError(400, 40003, f"{name} field is required")
-    if body["event"] not in EVENTS:
+    if body["event"] not in EVENT_SUBJECTS:
         raise _invalid("event", body["event"])
     if str(body["status"]) not in ("0", "1"):
         raise _invalid("status", body["status"])

@@ -1,0 +1,59 @@
+"""What several test modules share: the fast pace, the declared webhook, ways to reach the
+simulator. Test modules import this, never ``conftest`` or each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider.model import DeclaredWebhook
+from provider.settings import ConnectionSettings, stack_config
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+# Fast enough that pacing does not slow the suite; pacing has tests of its own.
+FAST = 1000.0
+
+# The webhook most tests declare, as the property bag Pulumi stores.
+DECLARED: dict[str, Any] = {
+    "event": "order_confirm",
+    "url": "https://erp.example.com/hooks/sr",
+    "label": "ERP sync",
+    "enabled": True,
+    "format": "json",
+    "fields": ["order_innerId", "order_email"],
+    "delay": {"amount": 2, "unit": "hour"},
+    "adoptId": None,
+}
+ERP = DeclaredWebhook.model_validate(DECLARED)
+
+
+def oauth_settings(sim: SimulatorControl, **overrides: Any) -> ConnectionSettings:
+    """Settings that reach the simulator with OAuth, paced fast."""
+    values: dict[str, Any] = {
+        "auth": "oauth",
+        "api_url": sim.api_url,
+        "token_url": sim.token_url,
+        "client_id": DEFAULT_CLIENT_ID,
+        "secret": DEFAULT_CLIENT_SECRET,
+        "requests_per_second": FAST,
+        **overrides,
+    }
+    return ConnectionSettings(**values)
+
+
+def simulator_config(sim: SimulatorControl) -> dict[str, str]:
+    """The stack config of a stack pointed at the simulator, paced fast for tests."""
+    return stack_config(sim.connection(requestsPerSecond=str(FAST)))
+
+
+def api_body(
+    label: str = "ERP", url: str = "https://erp.example.com/hook", **extra: Any
+) -> dict[str, Any]:
+    """A webhook as Shoprenter's POST body, for out-of-band creation."""
+    return {
+        "event": "order_confirm",
+        "status": "1",
+        "label": label,
+        "webHookParameters": [{"type": "json", "url": url}],
+        **extra,
+    }
