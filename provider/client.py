@@ -17,13 +17,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .auth import make_auth
-from .errors import AmbiguousOutcome, NotFound, ShoprenterError, error_for
+from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError, error_for
 from .model import LiveWebhook, WebhookState
 from .pacing import Pacer
 from .settings import ConnectionSettings
 
 PAGE_LIMIT = 200
-RETRY_STATUSES = (429, 502, 503, 504)
+# Retried for GET, PUT and DELETE, as HashiCorp's retrying client does: every 5xx but 501.
+RETRY_STATUSES = (429, 500, 502, 503, 504)
 HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
@@ -31,7 +32,8 @@ class PacedRetry(Retry):
     """urllib3's ``Retry``, which also waits for a pacer slot before every retry it sends.
 
     urllib3 retries below ``requests``, out of the client's sight; without this hook a
-    retry could jump the queue and break the shop's rate limit.
+    retry could jump the queue and break the shop's rate limit. A 429 slows the shared pacer
+    down instead of sleeping here, so every thread, not just this one, gives the shop room.
     """
 
     pacer: Optional[Pacer] = None
@@ -42,9 +44,14 @@ class PacedRetry(Retry):
         return retry
 
     def sleep(self, response: Any = None) -> None:
-        super().sleep(response)
-        if self.pacer is not None:
-            self.pacer.wait()
+        if self.pacer is None:
+            super().sleep(response)
+            return
+        if response is not None and response.status == 429:
+            self.pacer.refused(self.get_retry_after(response))
+        else:
+            super().sleep(response)
+        self.pacer.wait()
 
 
 def build_session(pacer: Pacer) -> requests.Session:
@@ -166,13 +173,24 @@ class ShoprenterClient:
                 f"no answer from {self.settings.api_url} ({type(error).__name__})",
                 subject=subject,
             ) from None
-        if not response.ok:
-            raise error_for(
-                response, operation, subject=subject, credential_keys=self._credential_keys
-            )
+        self._settle(response, operation, subject)
         if response.status_code == 204 or not response.content:
             return {}
         return _json_object(response, operation, subject)
+
+    def _settle(self, response: requests.Response, operation: str, subject: Optional[str]) -> None:
+        """Tell the pacer how the shop took the request; raise the error an answer means."""
+        if response.ok:
+            self._pacer.accepted()
+            return
+        failure = error_for(
+            response, operation, subject=subject, credential_keys=self._credential_keys
+        )
+        if isinstance(failure, RateLimited):
+            self._pacer.refused(failure.retry_after)
+        else:
+            self._pacer.accepted()  # refused for another reason, but not for pace
+        raise failure
 
     def _item_url(self, webhook_id: str) -> str:
         return f"{self._base}/{quote(webhook_id, safe='=')}"

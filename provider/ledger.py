@@ -28,7 +28,9 @@ from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError
 from .model import LiveWebhook, WebhookState
 from .settings import ConnectionSettings
 
+# POSTs whose outcome was unclear before giving up, and refusals (429) before giving up.
 CREATE_ATTEMPTS = 4
+RATE_LIMITED_POSTS = 10
 
 
 class WebhookLedger:
@@ -56,21 +58,31 @@ class WebhookLedger:
         twin = self._find_twin(state, fresh=False)
         if twin is not None:
             return self._take_over(twin, state)
-        last_error: Optional[ShoprenterError] = None
-        for attempt in range(CREATE_ATTEMPTS):
+        return self._post_until_clear(state)
+
+    def _post_until_clear(self, state: WebhookState) -> LiveWebhook:
+        """POST until the shop answers clearly, looking for what an unclear POST made.
+
+        A 429 is a clear refusal (nothing was made): the client's pacer has slowed down and
+        honours the shop's ``Retry-After``, so it is tried again at once and does not count
+        against the attempts, which are for unclear outcomes.
+        """
+        unclear = refused = 0
+        while True:
             try:
                 return self._claim(self._remember(self.client.post(state)))
-            except RateLimited as error:
-                last_error = error
-                time.sleep(error.retry_after or _backoff(attempt))
-            except AmbiguousOutcome as error:
-                last_error = error
+            except RateLimited:
+                refused += 1
+                if refused > RATE_LIMITED_POSTS:
+                    raise
+            except AmbiguousOutcome:
+                unclear += 1
                 twin = self._find_twin(state, fresh=True)
                 if twin is not None:
                     return self._take_over(twin, state)
-                time.sleep(_backoff(attempt))
-        assert last_error is not None
-        raise last_error
+                if unclear >= CREATE_ATTEMPTS:
+                    raise
+                time.sleep(_backoff(unclear))
 
     def update(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
         """Overwrite the webhook with ``state``; say how to recover when it is gone."""

@@ -11,6 +11,7 @@ import pytest
 from provider.client import ShoprenterClient
 from provider.errors import CredentialsRejected, ShoprenterError
 from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.limits import LIMITERS
 from sandbox.simulator.shop import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from tests.helpers import ERP, api_body, oauth_settings
 
@@ -144,3 +145,37 @@ def test_answer_quirks_read_the_same(
 def test_links_outside_the_configured_api_are_not_followed(client: ShoprenterClient) -> None:
     with pytest.raises(ShoprenterError, match="outside"):
         client._same_api("https://elsewhere.example.com/api/webHooks?page=1")
+
+
+@pytest.mark.parametrize("limiter", LIMITERS)
+def test_the_pace_draws_no_429_from_any_limiter_under_jitter(
+    sim: SimulatorControl, limiter: str
+) -> None:
+    sim.settings(rateLimit=10, limiter=limiter, jitterMs=60)  # arrivals moved by ±30 ms
+    client = ShoprenterClient(oauth_settings(sim, requests_per_second=10))
+    threads = [
+        threading.Thread(target=lambda: [client.get("none") for _ in range(6)]) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Counter(call["status"] for call in sim.api_calls()) == {404: 24}
+
+
+def test_put_and_delete_are_retried_on_500(client: ShoprenterClient, sim: SimulatorControl) -> None:
+    created = client.post(ERP)
+    sim.fault("PUT", f"/webHooks/{created.id}", status=500, count=2)
+    sim.fault("DELETE", f"/webHooks/{created.id}", status=500, count=2)
+    client.put(created.id, ERP.model_copy(update={"enabled": False}))
+    client.delete(created.id, "ERP sync")
+    statuses = [(call["method"], call["status"]) for call in sim.api_calls()]
+    assert statuses[1:] == [
+        ("PUT", 500),
+        ("PUT", 500),
+        ("PUT", 200),
+        ("DELETE", 500),
+        ("DELETE", 500),
+        ("DELETE", 204),
+    ]
+    assert sim.webhooks() == []

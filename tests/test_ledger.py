@@ -152,3 +152,12 @@ def test_a_webhook_taken_over_in_this_run_is_not_deleted_by_its_old_resource(
     assert renamed.id == old.id
     this_run.delete(old.id, "ERP sync")  # ...then the old resource is deleted
     assert [hook["id"] for hook in sim.webhooks()] == [old.id]
+
+
+def test_refusals_do_not_use_up_the_attempts_of_a_create(
+    client: WebhookLedger, sim: SimulatorControl
+) -> None:
+    sim.fault("POST", "/webHooks", status=429, count=6)  # more than the unclear-outcome budget
+    created = client.create(ERP)
+    assert [hook["id"] for hook in sim.webhooks()] == [created.id]
+    assert [call["status"] for call in sim.api_calls("POST")] == [429] * 6 + [201]

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import pytest
 import requests
 
 from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.limits import make_limiter
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, encode_id
 from tests.helpers import api_body
 
@@ -121,3 +123,24 @@ def test_the_documented_command_serves_until_stopped() -> None:
     finally:
         process.terminate()
     assert process.wait(timeout=10) == 0
+
+
+def test_the_limiters_count_as_their_names_say() -> None:
+    bucket = make_limiter("token-bucket", 3, now=0.0)
+    assert [bucket.admit(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.admit(0.34)  # a third of a second refills one token
+    window = make_limiter("sliding-window", 3, now=0.0)
+    assert all(window.admit(at) for at in (0.0, 0.34, 0.68))
+    assert not window.admit(0.99)  # four arrivals within one second
+    assert window.admit(1.01)
+    fixed = make_limiter("fixed-window", 3, now=0.0)
+    assert all(fixed.admit(at) for at in (0.7, 0.8, 0.9))
+    assert not fixed.admit(0.95)
+    assert fixed.admit(1.0)  # a new calendar second
+    with pytest.raises(ValueError, match="limiter must be one of"):
+        make_limiter("leaky", 3, now=0.0)
+
+
+def test_an_unknown_limiter_is_refused(sim: SimulatorControl) -> None:
+    with pytest.raises(requests.HTTPError):
+        sim.settings(limiter="leaky")

@@ -10,6 +10,7 @@ import threading
 from typing import Optional
 
 from ..loopback import is_loopback
+from .limits import LIMITERS
 from .server import Simulator
 
 
@@ -27,6 +28,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="requests per second per app before 429 (0: no limit; default 3, as Shoprenter)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to answers")
+    parser.add_argument(
+        "--limiter", choices=LIMITERS, default="token-bucket", help="how the limit is counted"
+    )
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="requests arrive 0..N ms late, at random"
+    )
     return parser.parse_args(argv)
 
 
@@ -35,7 +42,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     if not is_loopback(args.host):
         sys.exit(f"--host {args.host}: the simulator listens on loopback addresses only")
     simulator = Simulator(port=args.port, host=args.host)
-    simulator.shop.configure({"rateLimit": args.rate_limit or None, "latencyMs": args.latency_ms})
+    simulator.shop.configure(
+        {
+            "rateLimit": args.rate_limit or None,
+            "latencyMs": args.latency_ms,
+            "limiter": args.limiter,
+            "jitterMs": args.jitter_ms,
+        }
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with simulator:

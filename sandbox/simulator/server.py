@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import time
 from collections.abc import Callable
@@ -102,6 +103,9 @@ class Handler(BaseHTTPRequestHandler):
         match = API_PATH.match(path)
         if not match:
             raise ApiError(404, 40401, f"no resource at {path}")
+        jitter = shop.settings.jitterMs
+        if jitter:  # the network delivers requests a little early or late, at random
+            time.sleep(random.uniform(0.0, jitter) / 1000.0)
         shop.admit()
         shop.authenticate(self.headers.get("Authorization", ""))
         base = f"http://{self.headers.get('Host')}{match['base'] or ''}"

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .limits import LIMITERS, Limiter, make_limiter
+
 # The simulator's own reading of Shoprenter's documentation, kept apart from the provider's so
 # that a wrong list in the product is caught by the shop instead of confirmed by it: each event
 # the API accepts, and what its delivered payload is about.
@@ -55,6 +57,8 @@ class Settings:
     """What the tests and the benchmarks tune; ``POST /_sim/settings`` sets these by name."""
 
     rateLimit: Optional[float] = 3.0  # requests per second per app; None: no limit
+    limiter: str = "token-bucket"  # how the limit is counted: see limits.LIMITERS
+    jitterMs: float = 0.0  # each API request arrives 0..jitterMs later at random (±half)
     latencyMs: float = 0.0  # added to every API answer
     tokenTtl: int = 3600  # seconds an access token lives
     relatedShape: str = "auto"  # "auto": an object when there is one, else a list; or "list"
@@ -88,23 +92,6 @@ class Fault:
     seconds: float = 0.0
 
 
-@dataclass
-class TokenBucket:
-    """The shop's limit: ``rate`` requests a second, bursts up to ``rate``."""
-
-    rate: float
-    tokens: float
-    stamp: float
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
 def encode_id(number: int) -> str:
     """Shoprenter's opaque id: base64 of ``webHook-notification_id=<n>``."""
     return base64.b64encode(f"webHook-notification_id={number}".encode()).decode()
@@ -125,7 +112,7 @@ class Shop:
             self.faults: list[Fault] = []
             self.deliveries: list[dict[str, Any]] = []
             self._tokens: dict[str, tuple[str, float]] = {}
-            self._buckets: dict[str, TokenBucket] = {}
+            self._limiter: Optional[Limiter] = None
             self._next_number = 1
 
     # -- control -------------------------------------------------------------------------
@@ -135,8 +122,10 @@ class Shop:
             for key, value in changes.items():
                 if not hasattr(self.settings, key):
                     raise ApiError(400, None, f"unknown simulator setting {key!r}")
+                if key == "limiter" and value not in LIMITERS:
+                    raise ApiError(400, None, f"limiter must be one of {', '.join(LIMITERS)}")
                 setattr(self.settings, key, value)
-            self._buckets.clear()
+            self._limiter = None
             return dict(self.settings.__dict__)
 
     def add_fault(self, fault: Fault) -> None:
@@ -206,8 +195,9 @@ class Shop:
             if not rate:
                 return
             now = time.monotonic()
-            bucket = self._buckets.setdefault("api", TokenBucket(rate, rate, now))
-            if not bucket.take(now):
+            if self._limiter is None:
+                self._limiter = make_limiter(self.settings.limiter, rate, now)
+            if not self._limiter.admit(now):
                 raise ApiError(429, None, "Too Many Requests")
 
     # -- the webHooks resource -----------------------------------------------------------
