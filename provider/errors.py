@@ -11,7 +11,8 @@ The hierarchy::
     DeclarationError           the declared webhooks are wrong, listed entry by entry (a ValueError)
 
 Every message says what failed and why, names the settings or entries to check, and never
-contains a credential.
+contains a credential; ``report_plainly`` tells a plugin host that the message alone is the
+whole report, with no traceback.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class ShoprenterError(Exception):
     The message names the operation, the webhook (label or id), the HTTP status and the
     shop's own message.
     """
+
+    report_plainly = True
 
     def __init__(
         self,
@@ -78,6 +81,8 @@ class AmbiguousOutcome(ShoprenterError):
 
 class SettingsError(ValueError):
     """The connection settings are missing or wrong; the message names the keys to set."""
+
+    report_plainly = True
 
 
 class DeclarationError(ValueError):

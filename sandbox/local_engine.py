@@ -110,6 +110,18 @@ class LocalStack:
             start_new_session=True,
         )
 
+    def processes(self) -> list[int]:
+        """Processes still running with this stack's ``PULUMI_HOME``: the CLI and its plugins."""
+        home = f"PULUMI_HOME={self.environment['PULUMI_HOME']}\0".encode()
+        found = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                if home in environ.read_bytes():
+                    found.append(int(environ.parent.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        return found
+
     def create(self, connection: dict[str, str]) -> None:
         """Make the stack with these ``shoprenter:`` settings, the secret ones encrypted."""
         self.pulumi("stack", "init", self.stack)

@@ -9,7 +9,10 @@ with its floor and the ratio between them:
    empty stack and reported beside them;
 3. no shop limit, 30 ms latency, pacing raised: ``pulumi up`` of N=100 against N x 30 ms / 4;
 4. start-up: importing ``provider`` after ``pulumi.dynamic``, and the provider process's peak
-   memory during row 3.
+   memory during row 3;
+5. ``pulumi up`` creating N=60 at 3 req/s under each way a shop may count its limit (token
+   bucket, sliding window, fixed window), with arrivals moved by ±30 ms: 429s (goal 0) and
+   wall time against the floor of the calls needed (goal at most 1.10).
 
 No timed assertion anywhere: these are figures to read, not tests.
 """
@@ -36,6 +39,7 @@ from provider import WebhookProvider
 from provider.settings import stack_config
 from sandbox.local_engine import ROOT, LocalStack, pulumi_binary
 from sandbox.simulator import Simulator, SimulatorControl
+from sandbox.simulator.limits import LIMITERS
 
 SHOP_LIMIT = 3.0
 ENGINE_THREADS = 4
@@ -252,6 +256,32 @@ def unlimited_rows(
     return [row, same_size], watcher.peak_kib
 
 
+def limiter_rows(simulator: Simulator, binary: Path, scratch: Path, count: int) -> list[Row]:
+    """``pulumi up`` of ``count`` new hooks under each limiter, with ±30 ms arrival jitter.
+
+    The floor is the calls the up needs (one collection read, one POST per hook) at the
+    shop's rate, plus the engine's fixed cost on an empty stack.
+    """
+    control = SimulatorControl(simulator.url)
+    rows = []
+    for limiter in LIMITERS:
+        control.reset(rateLimit=SHOP_LIMIT, limiter=limiter, jitterMs=60.0)
+        stack = LocalStack(scratch / f"row5-{limiter}", binary, stack="bench")
+        stack.create(control.connection(requestsPerSecond=str(SHOP_LIMIT)))
+        stack.declare([])
+        stack.up()
+        empty_up = min(measure(control, stack.up)[0] for _ in range(2))
+        stack.declare([webhook(n) for n in range(count)])
+        seconds, calls, refused, _tokens = measure(control, stack.up)
+        floor = (count + 1) / SHOP_LIMIT + empty_up
+        note = f"{sum(calls.values())} calls for the {count + 1} needed"
+        rows.append(
+            Row(f"5. pulumi up N={count}, {limiter}, ±30 ms", seconds, floor, calls, refused, note)
+        )
+    control.reset()
+    return rows
+
+
 class PeakMemory:
     """Polls the resident-set high-water mark of the ``python -m pulumi.dynamic`` process."""
 
@@ -349,6 +379,8 @@ def main() -> None:
         row3, peak_kib = unlimited_rows(simulator, binary, scratch, 100)
         rows += row3
         rows += provider_rows(simulator, 100, UNLIMITED)
+        print("row 5: pulumi up N=60 under each limiter, with jitter...", flush=True)
+        rows += limiter_rows(simulator, binary, scratch, 60)
     base, ours = import_seconds()
     print(f"\nMachine: {describe_machine(binary)}\n")
     print_table(rows)

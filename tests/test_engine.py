@@ -245,7 +245,7 @@ def test_a_run_killed_after_a_create_leaves_no_duplicate(
     assert len(sim.webhooks()) >= 1, "the first create never reached the shop"
     os.killpg(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
-    for leftover in provider_processes(stack):  # what the engine started dies with it here
+    for leftover in stack.processes():  # what the engine started dies with it here
         os.kill(leftover, signal.SIGKILL)
 
     stack.pulumi("cancel", "--yes", check=False)  # a file backend may keep a lock; clear it
@@ -254,16 +254,64 @@ def test_a_run_killed_after_a_create_leaves_no_duplicate(
     assert len(sim.webhooks()) == 2
 
 
-def provider_processes(stack: LocalStack) -> list[int]:
-    """Plugin processes of this stack still running after its CLI was killed."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            environ = (cmdline.parent / "environ").read_bytes()
-        except OSError:
-            continue
-        home = f"PULUMI_HOME={stack.environment['PULUMI_HOME']}".encode()
-        if ("pulumi.dynamic" in text or "language_host" in text) and home in environ:
-            found.append(int(cmdline.parent.name))
-    return found
+def test_no_process_outlives_a_killed_cli(stack: LocalStack, sim: SimulatorControl) -> None:
+    stack.declare([ERP, STATUS])
+    sim.fault("POST", "/webHooks", mode="delay", seconds=30)  # a call in flight at the kill
+    run = stack.start("up", "--yes")
+    deadline = time.monotonic() + 60
+    while not sim.api_calls("POST") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(run.pid, signal.SIGKILL)  # the CLI alone, as when a CI runner is lost
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while stack.processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = stack.processes()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "plugin processes outlived the engine by 10 s"
+
+
+def test_a_provider_error_reaches_the_user_without_a_traceback(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    sim.fault("POST", "/webHooks", status=400, count=1)
+    stack.declare([ERP])
+    with pytest.raises(PulumiError) as caught:
+        stack.up()
+    assert "create webhook ERP sync failed (HTTP 400): injected fault" in caught.value.output
+    assert "Traceback" not in caught.value.output
+
+
+FAULTS = [{"status": status} for status in (429, 500, 502, 503, 504)] + [{"mode": "drop-before"}]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: str(fault.get("status", "drop")))
+def test_one_up_survives_two_consecutive_faults_on_every_method(
+    stack: LocalStack, sim: SimulatorControl, fault: dict[str, Any]
+) -> None:
+    hooks: list[dict[str, Any]] = [
+        {"name": f"hook-{n}", "event": "order_confirm", "url": f"https://hooks.example.com/{n}"}
+        for n in range(12)
+    ]
+    up_with(stack, hooks[:4])
+    # Two edits (PUT), two removals (DELETE), eight additions (POST): ten hooks declared.
+    declared = [{**hooks[0], "enabled": False}, {**hooks[1], "label": "renamed"}, *hooks[4:]]
+    for method, path in [
+        ("GET", "/webHooks"),
+        ("GET", "/webHooks/*"),
+        ("POST", "/webHooks"),
+        ("PUT", "/webHooks/*"),
+        ("DELETE", "/webHooks/*"),
+    ]:
+        sim.fault(method, path, count=2, **fault)
+    sim.fault("POST", "/webHooks", mode="drop-after")  # and one POST whose answer is lost
+    stack.declare(declared)
+    stack.up("--refresh")
+    faulted = Counter(
+        call["status"] for call in sim.api_calls() if call["status"] not in (200, 201, 204)
+    )
+    assert sum(faulted.values()) >= 8, f"the faults were not all met: {faulted}"
+    assert sorted(shop_state(sim)) == sorted(hook.get("label", hook["name"]) for hook in declared)
+    assert len(sim.webhooks()) == 10
+    stack.pulumi("preview", "--refresh", "--expect-no-changes")

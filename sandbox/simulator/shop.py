@@ -79,6 +79,8 @@ class Settings:
 class Fault:
     """A canned misbehaviour for the next ``count`` requests matching method and path.
 
+    ``path`` matches the end of a request's path; ``/webHooks/*`` matches every single webhook.
+
     ``mode``: ``status`` answers ``status`` without acting; ``drop-before`` closes the
     connection without acting; ``drop-after`` acts, then closes without answering (a lost
     response); ``delay`` acts, then waits ``seconds`` before answering.
@@ -90,6 +92,13 @@ class Fault:
     status: int = 503
     count: int = 1
     seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.count <= 0 or self.method != method:
+            return False
+        if self.path.endswith("/*"):
+            return path.rpartition("/")[0].endswith(self.path[:-2])
+        return path.endswith(self.path)
 
 
 def encode_id(number: int) -> str:
@@ -135,7 +144,7 @@ class Shop:
     def take_fault(self, method: str, path: str) -> Optional[Fault]:
         with self._lock:
             for fault in self.faults:
-                if fault.method == method and path.endswith(fault.path) and fault.count > 0:
+                if fault.matches(method, path):
                     fault.count -= 1
                     return fault
         return None

@@ -21,6 +21,7 @@ from threading import Event
 from typing import Any
 
 import grpc
+from plugin_lifecycle import end_with_engine
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2_grpc
 
@@ -46,6 +47,7 @@ class ProjectLanguageHost(LanguageServer):
 
 
 def main() -> None:
+    end_with_engine(sys.argv[1:])
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(ProjectLanguageHost(), server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -53,7 +55,7 @@ def main() -> None:
     print(port, flush=True)
     try:
         Event().wait()
-    except KeyboardInterrupt:  # the engine interrupts its plugins when it is done
+    except KeyboardInterrupt:  # SIGINT or SIGTERM from the engine, or the engine is gone
         server.stop(0)
 
 

@@ -1,0 +1,215 @@
+"""Properties of the one normalisation and of validation, over generated declarations.
+
+* Any valid declaration, sent as an API body and read back in any shape the API may answer
+  with, compares equal to what was declared: no perpetual diff.
+* Any mapping that is not a valid declaration is refused by the program and by ``check``
+  with a message naming the entry and the property, never with a traceback.
+* Any YAML document as ``webhooksFile`` gives declarations or a clear error, nothing else.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from provider import WebhookProvider
+from provider.client import ShoprenterClient
+from provider.errors import DeclarationError
+from provider.ledger import WebhookLedger
+from provider.model import (
+    EVENTS,
+    FIELD_PREFIX_BY_EVENT,
+    PROPERTY_KEYS,
+    DeclaredWebhook,
+    LiveWebhook,
+    WebhookState,
+)
+from provider.program import ConfigSource, load_declarations, parse_declarations
+from sandbox.simulator.control import SimulatorControl
+from tests.helpers import oauth_settings
+
+NAME_CHARS = string.ascii_letters + string.digits + "_"
+HOSTS = st.from_regex(r"[a-z][a-z0-9-]{0,12}(\.[a-z][a-z0-9-]{0,8}){1,2}", fullmatch=True)
+PATHS = st.from_regex(r"(/[A-Za-z0-9._~-]{1,10}){0,3}(\?key=[A-Za-z0-9]{1,16})?", fullmatch=True)
+
+
+@st.composite
+def declarations(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid property bag: any event, an https target, fields of the event's family."""
+    event = draw(st.sampled_from(EVENTS))
+    prefix = FIELD_PREFIX_BY_EVENT.get(event, "cart_")
+    names = st.text(NAME_CHARS, min_size=1, max_size=12).map(lambda rest: prefix + rest)
+    delay = st.none() | st.fixed_dictionaries(
+        {"amount": st.integers(1, 10_000), "unit": st.sampled_from(["hour", "day"])}
+    )
+    return {
+        "event": event,
+        "url": f"https://{draw(HOSTS)}{draw(PATHS)}",
+        "label": draw(st.text(min_size=1, max_size=40).filter(str.strip)),
+        "enabled": draw(st.booleans()),
+        "format": draw(st.sampled_from(["json", "xml"])),
+        "fields": draw(st.lists(names, max_size=5)),
+        "delay": draw(delay),
+        "adoptId": None,
+    }
+
+
+@st.composite
+def answers_to(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as the shop may answer a GET: every documented quirk, chosen at random."""
+    link = {"href": "https://shop.api2.myshoprenter.hu/api/webHooks/abc"}
+
+    def related(items: list[dict[str, Any]]) -> Any:
+        linked = [{**item, "webHook": link} for item in items]
+        return linked[0] if len(linked) == 1 and draw(st.booleans()) else linked
+
+    parameter = dict(body["webHookParameters"][0])
+    fields = parameter.get("fields", [])
+    if len(fields) == 1 and draw(st.booleans()):
+        parameter["fields"] = fields[0]  # a lone name, not a list
+    answer = {
+        **body,
+        "id": "abc",
+        "href": link["href"],
+        "status": draw(st.sampled_from([body["status"], int(body["status"])])),
+        "webHookParameters": related([parameter]),
+    }
+    if body["webHookDelay"]:
+        answer["webHookDelay"] = related(body["webHookDelay"])
+    else:
+        empty = draw(st.sampled_from(["[]", "{}", "missing"]))
+        answer["webHookDelay"] = {"[]": [], "{}": {}}.get(empty)
+        if empty == "missing":
+            del answer["webHookDelay"]
+    return answer
+
+
+@given(data=st.data(), props=declarations())
+def test_declared_sent_and_read_back_in_any_shape_compares_equal(
+    data: st.DataObject, props: dict[str, Any]
+) -> None:
+    declared = DeclaredWebhook.model_validate(props)
+    answer = data.draw(answers_to(declared.to_api_body()))
+    live = LiveWebhook.from_api(answer)
+    assert live.state.same_webhook(declared)
+    assert WebhookState.from_props(live.to_outputs()).changed_keys(declared) == []
+    assert WebhookState.from_props(declared.to_props()).to_props() == declared.to_props()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    props=declarations(),
+    quirks=st.fixed_dictionaries(
+        {
+            "wrapResponse": st.booleans(),
+            "relatedShape": st.sampled_from(["auto", "list"]),
+            "emptyDelay": st.sampled_from(["[]", "{}", "missing"]),
+        }
+    ),
+)
+def test_over_http_a_created_webhook_reads_back_equal(
+    sim: SimulatorControl, props: dict[str, Any], quirks: dict[str, Any]
+) -> None:
+    sim.reset(rateLimit=None, **quirks)
+    ledger = WebhookLedger(ShoprenterClient(oauth_settings(sim)))
+    declared = DeclaredWebhook.model_validate(props)
+    created = ledger.create(declared)
+    read = ledger.read(created.id)
+    assert read is not None and read.state.same_webhook(declared)
+    provider = WebhookProvider()
+    assert provider.diff(created.id, read.to_outputs(), declared.to_props()).changes is False
+
+
+# A wrong value for each property, and the property it is wrong for.
+WRONG_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "event": st.text(max_size=20).filter(lambda text: text not in EVENTS) | st.integers(),
+    "url": st.sampled_from(["http://example.com/x", "ftp://example.com", "example.com/x", ""])
+    | st.integers()
+    | st.lists(st.text(), max_size=2),
+    "label": st.sampled_from(["", "   ", "\n"]) | st.integers() | st.none(),
+    "enabled": st.sampled_from(["yes", "1", 1, 0, None, "true"]),
+    "format": st.text(max_size=8).filter(lambda text: text not in ("json", "xml")),
+    "fields": st.sampled_from(["order_email", 7, [""], [3], ["subscriber_email"], {"a": 1}]),
+    "delay": st.sampled_from(
+        [
+            {"amount": 0, "unit": "day"},
+            {"amount": -3, "unit": "hour"},
+            {"amount": 1.5, "unit": "day"},
+            {"amount": True, "unit": "day"},
+            {"amount": 2, "unit": "week"},
+            {"amount": 2},
+            {"amount": 2, "unit": "day", "extra": 1},
+            "2 days",
+            5,
+        ]
+    ),
+}
+
+
+@given(data=st.data(), props=declarations(), key=st.sampled_from(sorted(WRONG_VALUES)))
+def test_a_wrong_property_is_named_by_the_program_and_by_check(
+    data: st.DataObject, props: dict[str, Any], key: str
+) -> None:
+    props = {**props, "event": "order_confirm", "fields": []}  # so that fields can be wrong
+    entry = {"name": "hook", **props, key: data.draw(WRONG_VALUES[key])}
+    with pytest.raises(DeclarationError) as caught:
+        parse_declarations([entry])
+    assert f"webhooks[0] (hook): {key}:" in str(caught.value)
+    result = WebhookProvider().check({}, {k: v for k, v in entry.items() if k != "name"})
+    assert key in {failure.property for failure in result.failures}
+
+
+@given(
+    entry=st.dictionaries(
+        st.text(max_size=10) | st.integers(), st.text() | st.integers() | st.none(), max_size=6
+    )
+)
+def test_any_mapping_gives_declarations_or_a_clear_error(entry: dict[Any, Any]) -> None:
+    try:
+        parse_declarations([entry])
+    except DeclarationError as error:
+        assert str(error).startswith("invalid webhook declarations:\n  - webhooks[0]")
+    props = {str(k): v for k, v in entry.items() if k in PROPERTY_KEYS}
+    WebhookProvider().check({}, props)  # returns failures; never raises
+
+
+YAML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+class FileConfig:
+    """Stack config that names a webhooks file and nothing else."""
+
+    def get(self, key: str) -> str | None:
+        return "hooks.yaml" if key == "webhooksFile" else None
+
+    def get_object(self, key: str) -> Any:
+        return None
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=YAML_VALUES | st.text(max_size=200).map(lambda text: {"raw": text}))
+def test_any_yaml_document_gives_declarations_or_a_clear_error(
+    tmp_path: Path, document: Any
+) -> None:
+    raw = document["raw"] if isinstance(document, dict) and set(document) == {"raw"} else None
+    text = raw if raw is not None else yaml.safe_dump({"webhooks": document})
+    (tmp_path / "hooks.yaml").write_text(text, encoding="utf-8")
+    config: ConfigSource = FileConfig()
+    try:
+        load_declarations(config, tmp_path)
+    except DeclarationError as error:
+        assert "hooks.yaml" in str(error) or str(error).startswith("invalid webhook")
