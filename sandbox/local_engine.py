@@ -82,11 +82,20 @@ class LocalStack:
     def config_file(self) -> Path:
         return self.project / f"Pulumi.{self.stack}.yaml"
 
-    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``pulumi ARGS`` in the project; raise :class:`PulumiError` when it fails."""
+    def pulumi(
+        self, *args: str, check: bool = True, sigint_ignored: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``pulumi ARGS`` in the project; raise :class:`PulumiError` when it fails.
+
+        ``sigint_ignored`` starts it as a background job of a non-interactive shell starts
+        (``pulumi up &`` in some CI runners): with SIGINT ignored, which ``exec`` passes on.
+        """
         command = [*args, "--non-interactive"]
+        argv = [str(self.binary), *command]
+        if sigint_ignored:
+            argv = ["bash", "-c", 'trap "" INT; exec "$0" "$@"', *argv]
         result = subprocess.run(
-            [str(self.binary), *command],
+            argv,
             check=False,
             cwd=self.project,
             env=self.environment,
