@@ -9,6 +9,8 @@ after an unclear outcome is the ledger's job (:mod:`provider.ledger`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
 
@@ -18,7 +20,7 @@ from urllib3.util.retry import Retry
 
 from .auth import make_auth
 from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError, error_for
-from .model import LiveWebhook, WebhookState
+from .model import LiveWebhook, Unmanageable, WebhookState, read_listed
 from .pacing import Pacer
 from .settings import ConnectionSettings
 
@@ -79,6 +81,24 @@ def build_session(pacer: Pacer) -> requests.Session:
     return session
 
 
+@dataclass
+class Listing:
+    """What a listing of the shop found: the webhooks, and those no declaration can describe."""
+
+    webhooks: list[LiveWebhook] = field(default_factory=list)
+    unmanageable: list[Unmanageable] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.webhooks) + len(self.unmanageable)
+
+    def add(self, found: LiveWebhook | Unmanageable) -> None:
+        if isinstance(found, LiveWebhook):
+            self.webhooks.append(found)
+        else:
+            self.unmanageable.append(found)
+
+
 class ShoprenterClient:
     """Read, create, overwrite, delete and list the webhooks of one shop: one call each.
 
@@ -104,23 +124,28 @@ class ShoprenterClient:
             return None
         return _parse(answer, "read webhook", webhook_id)
 
-    def list(self) -> list[LiveWebhook]:
-        """Every webhook of the shop, following ``next`` links page by page."""
-        found: list[LiveWebhook] = []
+    def list(self, on_page: Optional[Callable[[int, int], None]] = None) -> Listing:
+        """Every webhook of the shop, following ``next`` links page by page.
+
+        ``on_page(pages, webhooks)`` is told after each page, for a progress line.
+        """
+        listing = Listing()
         url: Optional[str] = self._base
         params: Optional[dict[str, Any]] = {"full": 1, "limit": PAGE_LIMIT, "page": 0}
+        pages = 0
         while url:
             page = self._call("GET", url, "list webhooks", params=params)
             for item in page.get("items") or []:
                 whole = item
                 if set(item) <= {"href"}:  # a link only: the shop ignored full=1
                     whole = self._call("GET", self._same_api(item["href"]), "read webhook")
-                live = _parse_listed(whole)
-                if live is not None:
-                    found.append(live)
+                listing.add(read_listed(whole))
+            pages += 1
+            if on_page:
+                on_page(pages, listing.count)
             link = _next_link(page)
             url, params = (self._same_api(link) if link else None), None
-        return found
+        return listing
 
     def post(self, state: WebhookState) -> LiveWebhook:
         """Create the webhook: one POST, never repeated here (see :mod:`provider.ledger`)."""
@@ -212,14 +237,6 @@ def _parse(answer: dict[str, Any], operation: str, subject: Optional[str]) -> Li
         raise ShoprenterError(
             operation, f"could not understand the shop's answer: {error}", subject=subject
         ) from None
-
-
-def _parse_listed(item: dict[str, Any]) -> Optional[LiveWebhook]:
-    """A listed webhook, or ``None`` for one this tool cannot describe (never ours)."""
-    try:
-        return LiveWebhook.from_api(item)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _json_object(

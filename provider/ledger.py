@@ -109,6 +109,14 @@ class WebhookLedger:
                 self._known.pop(webhook_id, None)
             self._claimed.discard(webhook_id)
 
+    def prune(self, webhook_id: str, label: str) -> bool:
+        """Delete a webhook no resource manages; refuse one claimed in this run (``False``)."""
+        with self._lock:
+            if webhook_id in self._claimed:
+                return False
+        self.delete(webhook_id, label)
+        return True
+
     def _adopt(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
         live = self.client.get(webhook_id)
         if live is None:
@@ -152,7 +160,7 @@ class WebhookLedger:
             with self._lock:
                 stale = fresh or self._known is None
             if stale:
-                listed = self.client.list()
+                listed = self.client.list().webhooks
                 with self._lock:
                     self._known = {live.id: live for live in listed}
         with self._lock:

@@ -18,8 +18,10 @@ from the shop is not held to them, because someone may have made it by hand.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, Optional
 from urllib.parse import urlsplit
 
@@ -35,6 +37,9 @@ from pydantic import (
     model_validator,
 )
 
+from .payload import fields_problem
+from .rules import NO_RULES, Rules
+
 Event = Literal[
     "order_confirm",
     "order_status_change",
@@ -44,16 +49,6 @@ Event = Literal[
     "abandoned_cart",
 ]
 EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
-
-# Payload field names are grouped by event family in Shoprenter's field tables. The
-# abandoned-cart event has no documented table, so it accepts any name.
-FIELD_PREFIX_BY_EVENT: dict[str, str] = {
-    "order_confirm": "order",
-    "order_status_change": "order",
-    "newsletter_subscribe": "subscriber_",
-    "newsletter_unsubscribe": "subscriber_",
-    "newsletter_update_subscriber": "subscriber_",
-}
 
 
 def property_bag(
@@ -189,6 +184,10 @@ class WebhookState(BaseModel):
         """What makes two webhooks duplicates of each other: event, target and label."""
         return (self.event, self.url, self.label)
 
+    def twin_key(self) -> str:
+        """A digest of :meth:`identity`: recognises a twin without keeping its URL."""
+        return hashlib.sha256("\0".join(self.identity()).encode()).hexdigest()[:24]
+
     def to_api_body(self) -> dict[str, Any]:
         """The POST/PUT body: related resources as lists, numbers as strings."""
         parameter: dict[str, Any] = {"type": self.format, "url": self.url}
@@ -219,21 +218,20 @@ class DeclaredWebhook(WebhookState):
 
     @field_validator("url")
     @classmethod
-    def _url_is_secure(cls, value: str) -> str:
-        return require_secure_url(value, "the delivery URL")
+    def _url_is_secure_and_allowed(cls, value: str, info: ValidationInfo) -> str:
+        require_secure_url(value, "the delivery URL")
+        problem = _rules(info).target_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("fields")
     @classmethod
     def _fields_fit_event(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        prefix = FIELD_PREFIX_BY_EVENT.get(info.data.get("event", ""))
-        if prefix is None:
-            return value
-        foreign = [name for name in value if not name.startswith(prefix)]
-        if foreign:
-            raise ValueError(
-                f"{', '.join(foreign)} cannot be sent with {info.data['event']}: "
-                f"its payload fields start with {prefix!r}"
-            )
+        event = info.data.get("event")
+        problem = event and fields_problem(event, value, _rules(info).extra_fields)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="before")
@@ -242,6 +240,13 @@ class DeclaredWebhook(WebhookState):
         if isinstance(data, dict) and data.get("adoptId") == "":
             return {**data, "adoptId": None}
         return data
+
+
+def _rules(info: ValidationInfo) -> Rules:
+    """The stack's rules, handed to validation as its context (none: the documented ones)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    rules = context.get("rules", NO_RULES)
+    return rules if isinstance(rules, Rules) else NO_RULES
 
 
 class LiveWebhook(BaseModel):
@@ -288,6 +293,36 @@ class LiveWebhook(BaseModel):
         return {**props, "webhookId": self.id, "href": self.href}
 
 
+@dataclass(frozen=True)
+class Unmanageable:
+    """A webhook on the shop that no single declaration can describe, and why not."""
+
+    id: str
+    event: str
+    label: str
+    urls: tuple[str, ...]
+    reason: str
+
+    @classmethod
+    def from_api(cls, answer: dict[str, Any], reason: str) -> Unmanageable:
+        urls = tuple(str(p.get("url", "")) for p in _as_list(answer.get("webHookParameters")))
+        return cls(
+            str(answer.get("id", "")),
+            str(answer.get("event", "")),
+            str(answer.get("label", "")),
+            urls,
+            reason,
+        )
+
+
+def read_listed(answer: dict[str, Any]) -> LiveWebhook | Unmanageable:
+    """A webhook from a listing: parsed, or set aside with the reason it cannot be managed."""
+    try:
+        return LiveWebhook.from_api(answer)
+    except (ValueError, KeyError, TypeError) as error:
+        return Unmanageable.from_api(answer, str(error).splitlines()[0])
+
+
 def _names(value: Any) -> list[str]:
     """Field names arrive as a list, or as one bare name."""
     if isinstance(value, str):
@@ -307,7 +342,9 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def validate_declaration(
-    props: dict[str, Any], unknown_keys: frozenset[str] = frozenset()
+    props: dict[str, Any],
+    unknown_keys: frozenset[str] = frozenset(),
+    rules: Rules = NO_RULES,
 ) -> tuple[Optional[DeclaredWebhook], list[tuple[str, str]]]:
     """Validate a property bag; return the webhook, or the failures as (property, reason).
 
@@ -317,7 +354,7 @@ def validate_declaration(
     """
     known = {key: value for key, value in props.items() if key not in unknown_keys}
     try:
-        declared = DeclaredWebhook.model_validate(known)
+        declared = DeclaredWebhook.model_validate(known, context={"rules": rules})
     except ValidationError as error:
         failures = [_failure(detail) for detail in error.errors()]
         return None, [(key, reason) for key, reason in failures if key not in unknown_keys]

@@ -18,7 +18,9 @@ import pulumi
 import yaml
 
 from .errors import DeclarationError
+from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe
 from .model import PROPERTY_KEYS, DeclaredWebhook, validate_declaration
+from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
 from .webhook_provider import Webhook
 
 # An entry: the resource name, the webhook's properties, and the names it was known by.
@@ -34,7 +36,9 @@ class Declaration:
     aliases: tuple[str, ...] = ()
 
 
-def parse_declarations(entries: Any, source: str = "webhooks") -> list[Declaration]:
+def parse_declarations(
+    entries: Any, source: str = "webhooks", rules: Rules = NO_RULES
+) -> list[Declaration]:
     """Validate a list of entries as a whole; raise one error naming every bad entry."""
     if not isinstance(entries, list):
         raise DeclarationError(f"{source} must be a list of webhook entries")
@@ -42,7 +46,7 @@ def parse_declarations(entries: Any, source: str = "webhooks") -> list[Declarati
     declarations: list[Declaration] = []
     for index, entry in enumerate(entries):
         where = f"{source}[{index}]"
-        declaration, entry_problems = _parse_entry(entry, where)
+        declaration, entry_problems = _parse_entry(entry, where, rules)
         problems.extend(entry_problems)
         if declaration:
             declarations.append(declaration)
@@ -54,7 +58,7 @@ def parse_declarations(entries: Any, source: str = "webhooks") -> list[Declarati
     return declarations
 
 
-def _parse_entry(entry: Any, where: str) -> tuple[Optional[Declaration], list[str]]:
+def _parse_entry(entry: Any, where: str, rules: Rules) -> tuple[Optional[Declaration], list[str]]:
     if not isinstance(entry, Mapping):
         return None, [f"{where}: must be a mapping with at least name, event and url"]
     name = entry.get("name")
@@ -67,7 +71,7 @@ def _parse_entry(entry: Any, where: str) -> tuple[Optional[Declaration], list[st
         problems.append(f"{where}: aliases: must be a list of earlier resource names")
     props = {key: value for key, value in entry.items() if key in PROPERTY_KEYS}
     props.setdefault("label", name)
-    webhook, failures = validate_declaration(props)
+    webhook, failures = validate_declaration(props, rules=rules)
     problems.extend(f"{where}: {key}: {reason}" for key, reason in failures)
     if problems or webhook is None:
         return None, problems
@@ -109,8 +113,17 @@ class ConfigSource(Protocol):
     def get_object(self, key: str) -> Any: ...
 
 
+def load_rules(config: ConfigSource) -> Rules:
+    """The stack's ``allowedTargets`` and ``extraFields``, or an error naming the bad entry."""
+    try:
+        return Rules.from_config(config.get_object)
+    except ValueError as error:
+        raise DeclarationError(str(error)) from None
+
+
 def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declaration]:
     """Read the declarations from stack config, or from the YAML file config names."""
+    rules = load_rules(config)
     inline = config.get_object("webhooks")
     file_name = config.get("webhooksFile")
     if inline is not None and file_name:
@@ -122,14 +135,14 @@ def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declarati
         except (OSError, yaml.YAMLError) as error:
             raise DeclarationError(f"webhooksFile {file_name}: cannot be read: {error}") from None
         entries = document.get("webhooks") if isinstance(document, dict) else document
-        return parse_declarations(entries, source=f"{file_name}: webhooks")
+        return parse_declarations(entries, source=f"{file_name}: webhooks", rules=rules)
     if inline is None:
         # An empty program would delete every managed webhook: never do that by omission.
         raise DeclarationError(
             "no webhooks declared: set webhooks in the stack config (an empty list [] to "
             "manage none) or webhooksFile"
         )
-    return parse_declarations(inline, source="webhooks")
+    return parse_declarations(inline, source="webhooks", rules=rules)
 
 
 def declare(declarations: Iterable[Declaration], url_is_secret: bool = False) -> dict[str, Webhook]:
@@ -146,13 +159,98 @@ def declare(declarations: Iterable[Declaration], url_is_secret: bool = False) ->
     return resources
 
 
+@dataclass(frozen=True)
+class InventoryPlan:
+    """How the stack treats the shop's webhooks it does not declare (config ``unmanaged``)."""
+
+    mode: str = "report"
+    prune_targets: tuple[str, ...] = ()
+    prune_limit: int = DEFAULT_PRUNE_LIMIT
+
+
+def load_inventory_plan(config: ConfigSource) -> InventoryPlan:
+    """``unmanaged``, ``pruneTargets`` (default: ``allowedTargets``) and ``pruneLimit``.
+
+    Pruning deletes webhooks nobody declared, so it needs a scope the user wrote down: without
+    ``pruneTargets`` or ``allowedTargets`` it fails here, at preview, before any call.
+    """
+    mode = config.get("unmanaged") or "report"
+    if mode not in MODES:
+        raise DeclarationError(f"unmanaged must be one of {', '.join(MODES)}, got {mode!r}")
+    try:
+        key = "pruneTargets" if config.get_object("pruneTargets") else ALLOWED_TARGETS_KEY
+        targets = string_list(config.get_object(key), key)
+        parse_patterns(targets, key)
+    except ValueError as error:
+        raise DeclarationError(str(error)) from None
+    if mode == "prune" and not targets:
+        raise DeclarationError(
+            "unmanaged: prune deletes webhooks nobody declared, so it needs a scope: set "
+            "shoprenter-webhooks:pruneTargets (host patterns such as hooks.example.com or "
+            "*.example.com), or allowedTargets"
+        )
+    limit_text = config.get("pruneLimit")
+    if limit_text is not None and not str(limit_text).isdigit():
+        raise DeclarationError(f"pruneLimit must be a whole number, got {limit_text!r}")
+    limit = int(limit_text) if limit_text is not None else DEFAULT_PRUNE_LIMIT
+    return InventoryPlan(mode, tuple(targets), limit)
+
+
+def declare_inventory(
+    plan: InventoryPlan, declarations: list[Declaration], resources: dict[str, Webhook]
+) -> WebhookInventory:
+    """The inventory, after every webhook: it learns their ids and what they will adopt."""
+    hooks = list(resources.values())
+    return WebhookInventory(
+        "shop-webhooks",
+        managed=pulumi.Output.all(*[hook.webhookId for hook in hooks]),
+        mode=plan.mode,
+        adopting=[d.webhook.adopt_id for d in declarations if d.webhook.adopt_id],
+        declared=[d.webhook.twin_key() for d in declarations],
+        prune_targets=list(plan.prune_targets),
+        prune_limit=plan.prune_limit,
+        opts=pulumi.ResourceOptions(depends_on=hooks),
+    )
+
+
+def report(inventory: WebhookInventory) -> None:
+    """Warn about unmanaged webhooks and about each one ``up`` will delete; export them."""
+
+    def warn_unmanaged(entries: list[dict[str, Any]]) -> None:
+        if entries:
+            listed = "; ".join(describe(entry) for entry in entries)
+            pulumi.log.warn(
+                f"{len(entries)} webhooks on the shop are not managed by this stack (as of the "
+                f"last refresh; see the stack output unmanaged): {listed}"
+            )
+
+    def warn_prunable(entries: list[dict[str, Any]]) -> None:
+        if entries:
+            listed = "; ".join(describe(entry) for entry in entries)
+            pulumi.log.warn(f"will delete {len(entries)} unmanaged webhooks in scope: {listed}")
+
+    inventory.unmanaged.apply(warn_unmanaged)
+    inventory.prunable.apply(warn_prunable)
+    shown = ("id", "event", "label", "host")
+    pulumi.export(
+        "unmanaged",
+        inventory.unmanaged.apply(
+            lambda entries: [{key: entry[key] for key in shown} for entry in entries or []]
+        ),
+    )
+
+
 def main(project_dir: Optional[Path] = None) -> None:
     """The program ``__main__.py`` runs: load, validate, declare, export ids and links."""
+    config = pulumi.Config()
     try:
-        declarations = load_declarations(pulumi.Config(), project_dir or Path.cwd())
+        declarations = load_declarations(config, project_dir or Path.cwd())
+        plan = load_inventory_plan(config)
     except DeclarationError as error:
         raise pulumi.RunError(str(error)) from None  # reported as the message alone
     key = f"{pulumi.get_project()}:webhooks"
     resources = declare(declarations, url_is_secret=pulumi.runtime.is_config_secret(key))
     pulumi.export("webhookIds", {name: hook.webhookId for name, hook in resources.items()})
     pulumi.export("hrefs", {name: hook.href for name, hook in resources.items()})
+    if plan.mode != "ignore":
+        report(declare_inventory(plan, declarations, resources))

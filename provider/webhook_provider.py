@@ -1,80 +1,32 @@
 """The Pulumi dynamic provider for Shoprenter webhooks, and the ``Webhook`` resource using it.
 
-The engine pickles a :class:`WebhookProvider` into every resource's state and re-imports
-this module in its provider process, so importing it does nothing but define classes, and
-the pickled object carries no settings, client or credential: those are resolved in the
-provider process (``configure``) from the stack config and the environment.
+Importing this module does nothing but define classes: the engine re-imports it in its
+provider process (see :mod:`provider.shop_provider`).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
 
-from .errors import SettingsError, ShoprenterError
 from .model import PROPERTY_KEYS, WebhookState, property_bag, validate_declaration
-from .settings import ConnectionSettings
-
-if TYPE_CHECKING:
-    from .ledger import WebhookLedger
+from .shop_provider import ShopProvider, contains_unknown, plainly_reported
 
 OUTPUT_KEYS = ("webhookId", "href")
-Method = TypeVar("Method", bound=Callable[..., Any])
 
 
-def _plainly_reported(method: Method) -> Method:
-    """Let a failure reach the engine as its message, not a ten-frame traceback.
-
-    The SDK reports a provider's exception with ``traceback.format_exc()``. The errors this
-    package raises already say what failed, where and why; dropping the frames below the
-    provider method leaves that sentence as the last, and nearly only, line a person reads.
-    """
-
-    @functools.wraps(method)
-    def reported(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except (ShoprenterError, SettingsError) as error:
-            raise error.with_traceback(None) from None
-
-    return reported  # type: ignore[return-value]
-
-
-class WebhookProvider(ResourceProvider):
+class WebhookProvider(ShopProvider):
     """Maps check, diff, create, read, update and delete onto Shoprenter's ``/webHooks``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._settings: Optional[ConnectionSettings] = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle nothing resolved at run time: settings hold credentials."""
-        return {key: value for key, value in self.__dict__.items() if key != "_settings"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._settings = None
-
-    @_plainly_reported
-    def configure(self, req: ConfigureRequest) -> None:
-        """Resolve the connection settings once per provider process, from config then env."""
-        self._settings = ConnectionSettings.resolve(req.config.get, os.environ)
 
     # -- planning: no network call may happen here (preview runs these) -------------------
 
@@ -86,27 +38,27 @@ class WebhookProvider(ResourceProvider):
             for key, value in news.items()
             if key not in OUTPUT_KEYS and not key.startswith("__")
         }
-        unknown = frozenset(key for key, value in props.items() if _contains_unknown(value))
-        declared, failures = validate_declaration(props, unknown)
+        unknown = frozenset(key for key, value in props.items() if contains_unknown(value))
+        declared, failures = validate_declaration(props, unknown, self._rules)
         inputs = declared.to_props() if declared else props
         return CheckResult(inputs, [CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Report the properties that really differ; every change is an in-place update."""
-        if any(_contains_unknown(news.get(key)) for key in PROPERTY_KEYS):
+        if any(contains_unknown(news.get(key)) for key in PROPERTY_KEYS):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         changed = WebhookState.from_props(olds).changed_keys(WebhookState.from_props(news))
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     # -- acting on the shop ---------------------------------------------------------------
 
-    @_plainly_reported
+    @plainly_reported
     def create(self, props: dict[str, Any]) -> CreateResult:
         state = WebhookState.from_props(props)
         live = self._ledger().create(state)
         return CreateResult(live.id, live.to_outputs(state.adopt_id))
 
-    @_plainly_reported
+    @plainly_reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh from the shop: drop the resource if gone, else report what is live."""
         live = self._ledger().read(id_)
@@ -116,37 +68,14 @@ class WebhookProvider(ResourceProvider):
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
         return ReadResult(live.id, outputs, inputs=inputs)
 
-    @_plainly_reported
+    @plainly_reported
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         state = WebhookState.from_props(news)
         return UpdateResult(self._ledger().update(id_, state).to_outputs(state.adopt_id))
 
-    @_plainly_reported
+    @plainly_reported
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self._ledger().delete(id_, str(props.get("label") or id_))
-
-    def _ledger(self) -> WebhookLedger:
-        """The process's ledger (and client) for the configured shop.
-
-        The HTTP stack is imported here, not at module level: ``preview`` only checks and
-        diffs, and each provider process it starts is spared loading requests and urllib3.
-        """
-        from .ledger import ledger_for  # noqa: PLC0415 (deferred on purpose, see above)
-
-        if self._settings is None:
-            # Engines before configure() existed: the environment is all there is.
-            self._settings = ConnectionSettings.resolve(lambda _key: None, os.environ)
-        return ledger_for(self._settings)
-
-
-def _contains_unknown(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_unknown(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_unknown(item) for item in value)
-    return False
 
 
 class Webhook(Resource, module="shoprenter", name="Webhook"):

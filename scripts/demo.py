@@ -80,7 +80,7 @@ def _pretty(data: str) -> str:
 def list_shop(control: SimulatorControl) -> None:
     """List the shop's webhooks through the API, as any client of the shop would."""
     settings = ConnectionSettings.resolve(stack_config(control.connection()).get, {})
-    for live in ShoprenterClient(settings).list():
+    for live in ShoprenterClient(settings).list().webhooks:
         state = live.state
         delay = f"after {state.delay.amount} {state.delay.unit}" if state.delay else "at once"
         fields = ", ".join(state.fields) or "all fields"

@@ -109,7 +109,7 @@ def test_safe_calls_are_retried_on_429_and_5xx(
     sim.settings(retryAfter=1)
     for status in (429, 503, 502):
         sim.fault("GET", "/webHooks", status=status)
-    assert client.list() == []
+    assert client.list().webhooks == []
     assert [call["status"] for call in sim.api_calls()] == [429, 503, 502, 200]
 
 
@@ -118,7 +118,7 @@ def test_listing_follows_next_links_across_pages(
 ) -> None:
     for number in range(205):
         sim.add_webhook(api_body(label=f"hook {number}"))
-    listed = client.list()
+    listed = client.list().webhooks
     assert len(listed) == 205
     assert len(sim.api_calls("GET")) == 2
 
@@ -139,7 +139,7 @@ def test_answer_quirks_read_the_same(
     plain = ERP.model_copy(update={"delay": None})
     created = client.post(plain)
     assert created.state.same_webhook(plain)
-    assert [live.state for live in client.list()] == [created.state]
+    assert [live.state for live in client.list().webhooks] == [created.state]
 
 
 def test_links_outside_the_configured_api_are_not_followed(client: ShoprenterClient) -> None:

@@ -101,7 +101,7 @@ def test_preview_and_a_second_up_make_no_call(stack: LocalStack, sim: SimulatorC
     stack.pulumi("preview", "--expect-no-changes")
     second = stack.up("--expect-no-changes")
     assert calls.all() == []
-    assert "3 unchanged" in second.stdout  # the stack and two webhooks
+    assert "4 unchanged" in second.stdout  # the stack, two webhooks and the inventory
 
 
 def test_edit_remove_and_add_each_touch_only_their_webhook(

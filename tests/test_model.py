@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from provider.model import DeclaredWebhook, LiveWebhook, WebhookState, validate_declaration
+from provider.rules import Rules
 from tests.helpers import DECLARED as HELPERS_DECLARED
 
 # Repeated and out of order on purpose: the normalisation sorts and dedupes.
@@ -107,7 +108,7 @@ def test_a_webhook_with_several_targets_is_refused_rather_than_half_managed() ->
         ({"label": "  "}, "label", "must not be empty"),
         ({"format": "csv"}, "format", "'json' or 'xml'"),
         ({"enabled": "yes"}, "enabled", "boolean"),
-        ({"fields": ["subscriber_email"]}, "fields", "start with 'order'"),
+        ({"fields": ["subscriber_email"]}, "fields", "is not sent with order_confirm"),
         ({"fields": "order_email"}, "fields", "list of payload field names"),
         ({"delay": {"amount": 0, "unit": "hour"}}, "delay", "greater than or equal to 1"),
         ({"delay": {"amount": 1.5, "unit": "hour"}}, "delay", "whole number"),
@@ -130,11 +131,28 @@ def test_http_is_accepted_for_loopback_targets() -> None:
         assert failures == [] and webhook is not None
 
 
-def test_newsletter_events_take_subscriber_fields_and_abandoned_cart_any() -> None:
+def test_each_event_takes_the_fields_documented_for_it() -> None:
     newsletter = {**DECLARED, "event": "newsletter_subscribe", "fields": ["subscriber_email"]}
     assert validate_declaration(newsletter)[1] == []
-    cart = {**DECLARED, "event": "abandoned_cart", "fields": ["cart_token"]}
+    cart = {
+        **DECLARED,
+        "event": "abandoned_cart",
+        "fields": ["order_cart_token", "order_reloadLink"],
+    }
     assert validate_declaration(cart)[1] == []
+    only_at_confirm = {**cart, "fields": ["order_customerId"]}
+    [(key, reason)] = validate_declaration(only_at_confirm)[1]
+    assert key == "fields" and "sends it with order_confirm" in reason
+
+
+def test_an_unknown_field_gets_a_did_you_mean_and_extra_fields_admit_newer_names() -> None:
+    typo = {**DECLARED, "fields": ["order_emial"]}
+    [(key, reason)] = validate_declaration(typo)[1]
+    assert key == "fields" and "did you mean 'order_email'" in reason and "extraFields" in reason
+    newer = {**DECLARED, "fields": ["order_loyaltyTier"]}
+    assert validate_declaration(newer)[1] != []
+    rules = Rules(extra_fields=frozenset({"order_loyaltyTier"}))
+    assert validate_declaration(newer, rules=rules)[1] == []
 
 
 def test_unknown_values_are_left_unjudged() -> None:

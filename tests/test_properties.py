@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +21,21 @@ from provider import WebhookProvider
 from provider.client import ShoprenterClient
 from provider.errors import DeclarationError
 from provider.ledger import WebhookLedger
-from provider.model import (
-    EVENTS,
-    FIELD_PREFIX_BY_EVENT,
-    PROPERTY_KEYS,
-    DeclaredWebhook,
-    LiveWebhook,
-    WebhookState,
-)
+from provider.model import EVENTS, PROPERTY_KEYS, DeclaredWebhook, LiveWebhook, WebhookState
+from provider.payload import documented_fields
 from provider.program import ConfigSource, load_declarations, parse_declarations
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import oauth_settings
 
-NAME_CHARS = string.ascii_letters + string.digits + "_"
 HOSTS = st.from_regex(r"[a-z][a-z0-9-]{0,12}(\.[a-z][a-z0-9-]{0,8}){1,2}", fullmatch=True)
 PATHS = st.from_regex(r"(/[A-Za-z0-9._~-]{1,10}){0,3}(\?key=[A-Za-z0-9]{1,16})?", fullmatch=True)
 
 
 @st.composite
 def declarations(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid property bag: any event, an https target, fields of the event's family."""
+    """A valid property bag: any event, an https target, documented fields of the event."""
     event = draw(st.sampled_from(EVENTS))
-    prefix = FIELD_PREFIX_BY_EVENT.get(event, "cart_")
-    names = st.text(NAME_CHARS, min_size=1, max_size=12).map(lambda rest: prefix + rest)
+    names = st.sampled_from(sorted(documented_fields()[event]))
     delay = st.none() | st.fixed_dictionaries(
         {"amount": st.integers(1, 10_000), "unit": st.sampled_from(["hour", "day"])}
     )

@@ -1,0 +1,196 @@
+"""The shop's webhooks that no resource of this stack manages: reported, and pruned in scope.
+
+One :class:`WebhookInventory` per stack, declared after (and depending on) every ``Webhook``:
+
+* ``read`` runs on refresh (``pulumi refresh``, ``up``/``preview --refresh``). It lists the shop
+  once, every page, and records each webhook this stack does not manage: id, event, label and
+  target host, never the URL (it may carry a secret).
+* ``check`` hands that refreshed record to this run's plan, once. In ``prune`` mode the plan
+  lists the unmanaged webhooks whose every target matches ``pruneTargets``: the preview shows
+  exactly what ``up`` will delete, and a later run without a new refresh deletes nothing. A plan
+  larger than ``pruneLimit`` fails at ``check``, before anything is deleted.
+* ``update`` deletes what the plan lists, skipping any webhook a resource took over meanwhile.
+* ``create`` and ``delete`` make no call: a new stack learns the shop at its first refresh, and
+  ``destroy`` never prunes.
+
+A webhook the stack is about to take over (``adoptId``, or a twin with the same event, url and
+label) is never listed; twins are recognised by a digest, so no URL is stored here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from .errors import ShoprenterError
+from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
+from .shop_provider import ShopProvider, contains_unknown, plainly_reported
+
+if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
+    from .client import Listing
+
+MODES = ("report", "prune", "ignore")
+DEFAULT_PRUNE_LIMIT = 10
+# What the program declares; the rest of the state is the inventory's own record.
+PLAN_KEYS = ("mode", "managed", "adopting", "declared", "pruneTargets", "pruneLimit")
+INVENTORY_ID = "shop-webhook-inventory"
+
+Entry = dict[str, Any]
+
+
+def entries_of(listing: Listing) -> list[Entry]:
+    """Every listed webhook as the inventory records it: no URL, only where it delivers."""
+    found = [
+        _entry(live.id, live.state.event, live.state.label, [live.state.url], live.state.twin_key())
+        for live in listing.webhooks
+    ]
+    found += [
+        _entry(hook.id, hook.event, hook.label, list(hook.urls), "")
+        for hook in listing.unmanageable
+    ]
+    return found
+
+
+def _entry(webhook_id: str, event: str, label: str, urls: list[str], twin: str) -> Entry:
+    return {
+        "id": webhook_id,
+        "event": event,
+        "label": label,
+        "host": ", ".join(host_of(url) for url in urls),
+        "origins": [origin_of(url) for url in urls],
+        "twin": twin,
+    }
+
+
+def in_scope(entry: Entry, patterns: tuple[HostPattern, ...]) -> bool:
+    """Whether every target of the webhook matches one of ``patterns``."""
+    origins = entry.get("origins") or []
+    return bool(origins) and all(matches_any(origin, patterns) for origin in origins)
+
+
+def describe(entry: Entry) -> str:
+    """One webhook for a person: label, event and host."""
+    return f"{entry['label']!r} ({entry['event']} -> {entry['host']})"
+
+
+class InventoryProvider(ShopProvider):
+    """Reads the shop's whole webhook set on refresh; deletes in scope only as planned."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The plan: the refreshed record, less what this run manages or takes over."""
+        plan = {key: news.get(key) for key in PLAN_KEYS}
+        keep = _not_taken_over(plan)
+        unmanaged = [entry for entry in olds.get("unmanaged") or [] if keep(entry)]
+        prunable: list[Entry] = []
+        failures = []
+        try:
+            patterns = parse_patterns(plan["pruneTargets"] or [], "pruneTargets")
+        except ValueError as error:
+            patterns, failures = (), [CheckFailure("pruneTargets", str(error))]
+        if plan["mode"] == "prune" and olds.get("fresh"):
+            prunable = [entry for entry in unmanaged if in_scope(entry, patterns)]
+        limit = int(plan["pruneLimit"] or 0)
+        if len(prunable) > limit:
+            failures.append(CheckFailure("pruneLimit", _over_limit(len(prunable), limit)))
+        inputs = {**plan, "unmanaged": unmanaged, "prunable": prunable, "fresh": False}
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """A change when the plan deletes something or the record must follow this run."""
+        compared = (*PLAN_KEYS, "unmanaged")
+        changed = bool(news.get("prunable")) or any(
+            contains_unknown(news.get(key)) or olds.get(key) != news.get(key) for key in compared
+        )
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(INVENTORY_ID, {**props, "pruned": []})
+
+    @plainly_reported
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: list the shop once and record every webhook this stack does not manage."""
+        managed = set(props.get("managed") or [])
+        listing = self._ledger().client.list()
+        unmanaged = [entry for entry in entries_of(listing) if entry["id"] not in managed]
+        record = {"unmanaged": unmanaged, "prunable": [], "fresh": True}
+        inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}
+        return ReadResult(id_, {**props, **record}, inputs=inputs)
+
+    @plainly_reported
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Delete what the plan lists (never more than ``pruneLimit``), nothing else."""
+        prunable: list[Entry] = news.get("prunable") or []
+        limit = int(news.get("pruneLimit") or 0)
+        if len(prunable) > limit:
+            raise ShoprenterError("prune webhooks", _over_limit(len(prunable), limit))
+        ledger = self._ledger()
+        pruned = [entry for entry in prunable if ledger.prune(entry["id"], entry["label"])]
+        gone = {entry["id"] for entry in pruned}
+        unmanaged = [entry for entry in news.get("unmanaged") or [] if entry["id"] not in gone]
+        return UpdateResult({**news, "unmanaged": unmanaged, "prunable": [], "pruned": pruned})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Forget the inventory; ``destroy`` never prunes."""
+
+
+def _not_taken_over(plan: dict[str, Any]) -> Callable[[Entry], bool]:
+    """A test for entries that no resource of this run manages or is about to take over.
+
+    In a preview the ids of webhooks still to be created are unknown; ``adopting`` and the
+    twins' digests name the existing webhooks they will take over all the same.
+    """
+    managed = plan["managed"] if isinstance(plan["managed"], list) else []
+    ids = {item for item in managed if isinstance(item, str)} | set(plan["adopting"] or [])
+    twins = set(plan["declared"] or [])
+    return lambda entry: entry["id"] not in ids and entry.get("twin") not in twins
+
+
+def _over_limit(count: int, limit: int) -> str:
+    return (
+        f"{count} unmanaged webhooks are in scope for pruning, more than pruneLimit ({limit}); "
+        "nothing was deleted. Narrow pruneTargets, or raise shoprenter-webhooks:pruneLimit "
+        "after reviewing the preview"
+    )
+
+
+class WebhookInventory(Resource, module="shoprenter", name="WebhookInventory"):
+    """The shop's webhooks outside this stack (refreshed on ``refresh``), pruned in scope."""
+
+    unmanaged: pulumi.Output[list[dict[str, Any]]]
+    prunable: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        managed: pulumi.Input[list[str]],
+        mode: str = "report",
+        adopting: Optional[list[str]] = None,
+        declared: Optional[list[str]] = None,
+        prune_targets: Optional[list[str]] = None,
+        prune_limit: int = DEFAULT_PRUNE_LIMIT,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        """Declare the inventory; ``managed`` should be the ids of every ``Webhook``."""
+        props = {
+            "mode": mode,
+            "managed": managed,
+            "adopting": adopting or [],
+            "declared": declared or [],
+            "pruneTargets": prune_targets or [],
+            "pruneLimit": prune_limit,
+            "unmanaged": None,
+            "prunable": None,
+        }
+        super().__init__(InventoryProvider(), resource_name, props, opts)

@@ -1,0 +1,96 @@
+"""What this package's dynamic providers share: run-time settings kept off the pickle, the
+ledger, and errors reported as their message.
+
+The engine pickles a provider into every resource's state and re-imports its module in its
+provider process, so the pickled object carries no settings, rules, client or credential:
+``configure`` resolves them there from the stack config and the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
+
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.output import Unknown
+
+from .errors import SettingsError, ShoprenterError
+from .rules import NO_RULES, Rules
+from .settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from .ledger import WebhookLedger
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+# Attributes resolved in the provider process; never pickled into state.
+RUN_TIME_ATTRIBUTES = ("_settings", "_rules")
+
+
+def plainly_reported(method: Method) -> Method:
+    """Let a failure reach the engine as its message, not a ten-frame traceback.
+
+    The SDK reports a provider's exception with ``traceback.format_exc()``. The errors this
+    package raises already say what failed, where and why; dropping the frames below the
+    provider method leaves that sentence as the last, and nearly only, line a person reads.
+    """
+
+    @functools.wraps(method)
+    def reported(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (ShoprenterError, SettingsError) as error:
+            raise error.with_traceback(None) from None
+
+    return reported  # type: ignore[return-value]
+
+
+class ShopProvider(ResourceProvider):
+    """A provider that reaches one shop, with the stack's declaration rules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: Optional[ConnectionSettings] = None
+        self._rules: Rules = NO_RULES
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle nothing resolved at run time: settings hold credentials."""
+        return {k: v for k, v in self.__dict__.items() if k not in RUN_TIME_ATTRIBUTES}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._settings, self._rules = None, NO_RULES
+
+    @plainly_reported
+    def configure(self, req: ConfigureRequest) -> None:
+        """Resolve the connection settings (config, then environment) and the rules, once."""
+        self._settings = ConnectionSettings.resolve(req.config.get, os.environ)
+        try:
+            self._rules = Rules.from_config(req.config.get)
+        except ValueError as error:
+            raise SettingsError(f"stack config {error}") from None
+
+    def _ledger(self) -> WebhookLedger:
+        """The process's ledger (and client) for the configured shop.
+
+        The HTTP stack is imported here, not at module level: ``preview`` only checks and
+        diffs, and each provider process it starts is spared loading requests and urllib3.
+        """
+        from .ledger import ledger_for  # noqa: PLC0415 (deferred on purpose, see above)
+
+        if self._settings is None:
+            # Engines before configure() existed: the environment is all there is.
+            self._settings = ConnectionSettings.resolve(lambda _key: None, os.environ)
+        return ledger_for(self._settings)
+
+
+def contains_unknown(value: Any) -> bool:
+    """Whether a value holds anything Pulumi will only know after other resources exist."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(item) for item in value)
+    return False
