@@ -138,16 +138,20 @@ class LocalStack:
             kind = "--secret" if key.split(":")[1] in SECRET_KEYS else "--plaintext"
             self.pulumi("config", "set", kind, key, value)
 
-    def declare(self, webhooks: Optional[list[dict[str, Any]]]) -> None:
-        """Replace the stack's ``webhooks`` declaration (``None`` removes it)."""
+    def set_config(self, key: str, value: Any) -> None:
+        """Write one config value (any YAML: a list stays a list) to the stack file;
+        ``None`` removes it."""
         document = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
         config = document.setdefault("config", {})
-        key = "shoprenter-webhooks:webhooks"
-        if webhooks is None:
+        if value is None:
             config.pop(key, None)
         else:
-            config[key] = webhooks
+            config[key] = value
         self.config_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    def declare(self, webhooks: Optional[list[dict[str, Any]]]) -> None:
+        """Replace the stack's ``webhooks`` declaration (``None`` removes it)."""
+        self.set_config("shoprenter-webhooks:webhooks", webhooks)
 
     def up(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", *extra)

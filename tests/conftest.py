@@ -1,14 +1,18 @@
-"""Fixtures: one simulator on loopback for the session, reset before each test."""
+"""Fixtures: one simulator on loopback for the session, reset before each test, and a
+scratch stack driven by the real ``pulumi`` CLI for the engine tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from provider.ledger import forget_ledgers
+from sandbox.local_engine import LocalStack, pulumi_binary
 from sandbox.simulator import Simulator
 from sandbox.simulator.control import SimulatorControl
+from tests.helpers import FAST
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +33,17 @@ def sim(simulator: Simulator) -> SimulatorControl:
     control = SimulatorControl(simulator.url)
     control.reset(rateLimit=None)
     return control
+
+
+@pytest.fixture(scope="session")
+def pulumi_path() -> Path:
+    """The CLI ``scripts/pulumi-cli`` finds or builds (minutes, the first time)."""
+    return pulumi_binary()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStack:
+    """A new stack of a scratch copy of the project, pointed at the simulator."""
+    local = LocalStack(tmp_path, pulumi_path, stack="test")
+    local.create(sim.connection(requestsPerSecond=str(FAST)))
+    return local

@@ -3,10 +3,12 @@ simulator. Test modules import this, never ``conftest`` or each other."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from provider.model import DeclaredWebhook
 from provider.settings import ConnectionSettings, stack_config
+from sandbox.local_engine import LocalStack
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -57,3 +59,31 @@ def api_body(
         "webHookParameters": [{"type": "json", "url": url}],
         **extra,
     }
+
+
+def shop_state(sim: SimulatorControl) -> dict[str, dict[str, Any]]:
+    """The shop's webhooks by label."""
+    return {hook["label"]: hook for hook in sim.webhooks()}
+
+
+def up_with(stack: LocalStack, webhooks: list[dict[str, Any]]) -> None:
+    stack.declare(webhooks)
+    stack.up()
+
+
+class CallsSince:
+    """The API calls the simulator saw from now on."""
+
+    def __init__(self, sim: SimulatorControl) -> None:
+        self.sim = sim
+        self.start = len(sim.requests())
+
+    def all(self) -> list[dict[str, Any]]:
+        return self.sim.requests()[self.start :]
+
+    def writes(self) -> Counter[str]:
+        return Counter(
+            c["method"]
+            for c in self.all()
+            if c["method"] in ("POST", "PUT", "DELETE") and "/webHooks" in c["path"]
+        )

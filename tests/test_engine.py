@@ -7,15 +7,14 @@ import os
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox.local_engine import LocalStack, PulumiError, pulumi_binary
+from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
-from tests.helpers import FAST, api_body
+from tests.helpers import CallsSince, api_body, shop_state, up_with
 
 pytestmark = pytest.mark.engine
 
@@ -38,45 +37,6 @@ NEWSLETTER = {
     "url": "https://crm.example.com/newsletter",
     "format": "xml",
 }
-
-
-@pytest.fixture(scope="session")
-def pulumi_path() -> Path:
-    return pulumi_binary()
-
-
-@pytest.fixture
-def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStack:
-    local = LocalStack(tmp_path, pulumi_path, stack="test")
-    local.create(sim.connection(requestsPerSecond=str(FAST)))
-    return local
-
-
-def shop_state(sim: SimulatorControl) -> dict[str, dict[str, Any]]:
-    return {hook["label"]: hook for hook in sim.webhooks()}
-
-
-def up_with(stack: LocalStack, webhooks: list[dict[str, Any]]) -> None:
-    stack.declare(webhooks)
-    stack.up()
-
-
-class CallsSince:
-    """The API calls the simulator saw from now on."""
-
-    def __init__(self, sim: SimulatorControl) -> None:
-        self.sim = sim
-        self.start = len(sim.requests())
-
-    def all(self) -> list[dict[str, Any]]:
-        return self.sim.requests()[self.start :]
-
-    def writes(self) -> Counter[str]:
-        return Counter(
-            c["method"]
-            for c in self.all()
-            if c["method"] in ("POST", "PUT", "DELETE") and "/webHooks" in c["path"]
-        )
 
 
 def test_up_creates_exactly_the_declared_webhooks(stack: LocalStack, sim: SimulatorControl) -> None:

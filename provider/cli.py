@@ -1,0 +1,113 @@
+"""``python -m provider``: commands beside the Pulumi program.
+
+``export`` writes the shop's webhooks as declarations (see :mod:`provider.export`). It reaches
+the shop with the same settings as the provider: the ``SHOPRENTER_*`` variables, or with
+``--stack NAME`` that stack's ``shoprenter:*`` config, read through the ``pulumi`` CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .client import ShoprenterClient
+from .errors import SettingsError, ShoprenterError
+from .export import FORMATS, export
+from .rules import Rules
+from .settings import ConnectionSettings
+
+DEFAULT_PROJECT = "shoprenter-webhooks"
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m provider", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    exporting = commands.add_parser(
+        "export", help="write the shop's webhooks as declarations (usable as webhooksFile)"
+    )
+    exporting.add_argument(
+        "--output", "-o", help="write to this file (mode 0600) instead of stdout"
+    )
+    exporting.add_argument("--stack", help="read shoprenter:* settings from this stack's config")
+    exporting.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="webhooks-file",
+        help="a webhooksFile document, or the config block for Pulumi.<stack>.yaml",
+    )
+    return parser.parse_args(argv)
+
+
+def stack_config(stack: str, project_dir: Path) -> dict[str, Any]:
+    """The stack's decrypted config as ``{"namespace:key": value}``, from the ``pulumi`` CLI."""
+    command = ["pulumi", "config", "--stack", stack, "--show-secrets", "--json"]
+    try:
+        done = subprocess.run(
+            command, cwd=project_dir, capture_output=True, text=True, check=False, timeout=120
+        )
+    except OSError as error:
+        raise SettingsError(f"--stack needs the pulumi CLI on PATH: {error}") from None
+    if done.returncode != 0:
+        raise SettingsError(f"`pulumi config --stack {stack}` failed: {done.stderr.strip()}")
+    return {key: item.get("value") for key, item in json.loads(done.stdout or "{}").items()}
+
+
+def project_name(project_dir: Path) -> str:
+    """The Pulumi project's name: the namespace of its own config keys."""
+    try:
+        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return DEFAULT_PROJECT
+    return (
+        str(document.get("name") or DEFAULT_PROJECT)
+        if isinstance(document, dict)
+        else DEFAULT_PROJECT
+    )
+
+
+def show_progress(pages: int, webhooks: int) -> None:
+    end = "\r" if sys.stderr.isatty() else "\n"
+    print(f"listing the shop's webhooks: page {pages}, {webhooks} so far", end=end, file=sys.stderr)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    project_dir = Path.cwd()
+    config = stack_config(args.stack, project_dir) if args.stack else {}
+    namespace = project_name(project_dir)
+    settings = ConnectionSettings.resolve(config.get, os.environ)
+    rules = Rules.from_config(lambda key: config.get(f"{namespace}:{key}"))
+    listing = ShoprenterClient(settings).list(on_page=show_progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    result = export(listing, rules)
+    text = result.render(args.format)
+    if args.output:
+        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    where = args.output or "stdout"
+    print(f"exported {len(result.entries)} webhooks to {where}", file=sys.stderr)
+    for reason in result.left_out:
+        print(f"left out {reason}", file=sys.stderr)
+    if result.extra_fields and args.format != "stack-config":
+        fields = json.dumps(sorted(result.extra_fields))
+        print(f"their fields need shoprenter-webhooks:extraFields: {fields}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run_export(args)
+    except (ShoprenterError, SettingsError, ValueError) as error:
+        print(f"python -m provider {args.command}: {error}", file=sys.stderr)
+        return 1

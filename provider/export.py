@@ -1,0 +1,96 @@
+"""The shop's webhooks as declarations: onboard an existing shop in one command.
+
+``python -m provider export`` lists the shop and writes one entry per webhook, every property
+in canonical form and ``adoptId`` set, so that pointing ``webhooksFile`` at the result and
+running ``pulumi up`` writes nothing to the shop and the next preview shows no change.
+Webhooks no declaration can describe (several delivery targets, a plain-http target, an empty
+label, a target outside ``allowedTargets``) are left out and listed with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .client import Listing
+from .model import LiveWebhook, validate_declaration
+from .payload import documented_fields
+from .rules import Rules, host_of
+
+FORMATS = ("webhooks-file", "stack-config")
+STACK_CONFIG_KEY = "shoprenter-webhooks:webhooks"
+
+
+@dataclass
+class Export:
+    """The entries to declare, what was left out (and why), and field names to allow."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    extra_fields: set[str] = field(default_factory=set)
+
+    def render(self, format: str) -> str:
+        """The YAML document: a ``webhooksFile``, or the block to paste into a stack file."""
+        if format == "stack-config":
+            document: dict[str, Any] = {"config": {STACK_CONFIG_KEY: self.entries}}
+            if self.extra_fields:
+                document["config"]["shoprenter-webhooks:extraFields"] = sorted(self.extra_fields)
+        else:
+            document = {"webhooks": self.entries}
+        return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+
+
+def export(listing: Listing, rules: Rules) -> Export:
+    """Describe every webhook of ``listing`` as a declaration that takes it over as it is."""
+    result = Export()
+    names = UniqueNames()
+    for live in listing.webhooks:
+        needed = _undocumented_fields(live) - rules.extra_fields
+        entry = _entry(names.take(live.state.label or live.id), live)
+        props = {key: value for key, value in entry.items() if key != "name"}
+        lenient = Rules(rules.allowed_targets, rules.extra_fields | needed)
+        _webhook, failures = validate_declaration(props, rules=lenient)
+        if failures:
+            # Said by host: a URL may carry a secret, and this goes to a terminal or CI log.
+            reasons = "; ".join(f"{key}: {reason}" for key, reason in failures)
+            reasons = reasons.replace(live.state.url, host_of(live.state.url))
+            result.left_out.append(f"{live.id} ({live.state.label!r}): {reasons}")
+            continue
+        result.entries.append(entry)
+        result.extra_fields |= needed
+    result.left_out += [
+        f"{hook.id} ({hook.label!r}): {hook.reason}" for hook in listing.unmanageable
+    ]
+    return result
+
+
+def _entry(name: str, live: LiveWebhook) -> dict[str, Any]:
+    props = live.state.to_props()
+    props["adoptId"] = live.id
+    return {"name": name, **props}
+
+
+def _undocumented_fields(live: LiveWebhook) -> set[str]:
+    documented = documented_fields().get(live.state.event, frozenset())
+    return set(live.state.fields) - documented
+
+
+class UniqueNames:
+    """Readable resource names from labels (``ERP sync`` -> ``erp-sync``), never twice."""
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self._taken = set(taken)
+
+    def take(self, label: str) -> str:
+        ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "-", ascii_label.lower()).strip("-") or "webhook"
+        name, number = base, 2
+        while name in self._taken:
+            name, number = f"{base}-{number}", number + 1
+        self._taken.add(name)
+        return name

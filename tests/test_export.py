@@ -1,0 +1,140 @@
+"""``python -m provider export`` against the simulator, as a person runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provider.client import Listing
+from provider.export import UniqueNames, export
+from provider.model import LiveWebhook, read_listed
+from provider.program import parse_declarations
+from provider.rules import Rules
+from sandbox.simulator.control import SimulatorControl
+from tests.helpers import api_body
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_export(
+    sim: SimulatorControl, *args: str, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    connection = sim.connection(requestsPerSecond="1000")
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SHOPRENTER_")},
+        "PYTHONPATH": str(ROOT),
+        "SHOPRENTER_API_URL": connection["apiUrl"],
+        "SHOPRENTER_TOKEN_URL": connection["tokenUrl"],
+        "SHOPRENTER_CLIENT_ID": connection["clientId"],
+        "SHOPRENTER_CLIENT_SECRET": connection["clientSecret"],
+        "SHOPRENTER_REQUESTS_PER_SECOND": "1000",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "provider", "export", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def add_hand_made(sim: SimulatorControl) -> dict[str, Any]:
+    """What a shop may have: hooks from the admin, one with two targets, one over http."""
+    sim.add_webhook(
+        api_body(
+            label="ERP sync",
+            url="https://erp.example.com/sr?key=s3cret",
+            webHookDelay=[{"delay": "2", "delayUnit": "hour"}],
+        )
+    )
+    sim.add_webhook(api_body(label="ERP sync", url="https://erp.example.com/other", status="0"))
+    sim.add_webhook(
+        {
+            "event": "newsletter_subscribe",
+            "status": "1",
+            "label": "Hírlevél CRM",
+            "webHookParameters": [
+                {"type": "xml", "url": "https://crm.example.com/nl", "fields": ["subscriber_email"]}
+            ],
+        }
+    )
+    two = api_body(label="two targets")
+    two["webHookParameters"].append({"type": "json", "url": "https://b.example.com/x"})
+    sim.add_webhook(two)
+    return sim.add_webhook(api_body(label="plain http", url="http://legacy.example.com/x?key=k"))
+
+
+def test_export_writes_declarations_that_take_every_webhook_over(
+    sim: SimulatorControl, tmp_path: Path
+) -> None:
+    add_hand_made(sim)
+    output = tmp_path / "hooks.yaml"
+    done = run_export(sim, "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    document = yaml.safe_load(output.read_text())
+    names = [entry["name"] for entry in document["webhooks"]]
+    assert names == ["erp-sync", "erp-sync-2", "hirlevel-crm"]
+    assert all(entry["adoptId"] for entry in document["webhooks"])
+    assert document["webhooks"][0]["delay"] == {"amount": 2, "unit": "hour"}
+    assert document["webhooks"][1]["enabled"] is False
+    assert output.stat().st_mode & 0o777 == 0o600  # URLs may carry secrets
+    declared = parse_declarations(document["webhooks"])  # valid as it stands
+    assert [d.webhook.adopt_id for d in declared] == [e["adoptId"] for e in document["webhooks"]]
+    assert "left out" in done.stderr and "2 delivery targets" in done.stderr
+    assert "legacy.example.com" in done.stderr and "key=k" not in done.stderr
+    assert "page 1, 5 so far" in done.stderr
+
+
+def test_stack_config_format_prints_the_block_to_paste(sim: SimulatorControl) -> None:
+    sim.add_webhook(api_body(label="ERP sync"))
+    done = run_export(sim, "--format", "stack-config")
+    assert done.returncode == 0, done.stderr
+    block = yaml.safe_load(done.stdout)["config"]["shoprenter-webhooks:webhooks"]
+    assert [entry["label"] for entry in block] == ["ERP sync"]
+
+
+def test_export_without_settings_fails_naming_what_to_set(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOPRENTER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "provider", "export"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "SHOPRENTER_CLIENT_ID" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_undocumented_field_names_are_kept_and_named_for_extra_fields() -> None:
+    answer = api_body(label="new fields", id="abc", href="h")
+    answer["webHookParameters"][0]["fields"] = ["order_email", "order_loyaltyTier"]
+    found = read_listed(answer)
+    assert isinstance(found, LiveWebhook)
+    result = export(Listing(webhooks=[found]), Rules())
+    assert [entry["fields"] for entry in result.entries] == [["order_email", "order_loyaltyTier"]]
+    assert result.extra_fields == {"order_loyaltyTier"}
+    rendered = yaml.safe_load(result.render("stack-config"))["config"]
+    assert rendered["shoprenter-webhooks:extraFields"] == ["order_loyaltyTier"]
+
+
+def test_names_are_readable_and_unique() -> None:
+    names = UniqueNames(["taken"])
+    assert [
+        names.take(label) for label in ["ERP sync", "ERP  sync!", "Árvíztűrő", "", "taken"]
+    ] == [
+        "erp-sync",
+        "erp-sync-2",
+        "arvizturo",
+        "webhook",
+        "taken-2",
+    ]
