@@ -9,7 +9,12 @@ import pytest
 import yaml
 
 from provider.errors import DeclarationError
-from provider.program import ENTRY_KEYS, load_declarations, parse_declarations
+from provider.program import (
+    ENTRY_KEYS,
+    load_declarations,
+    load_inventory_plan,
+    parse_declarations,
+)
 
 ENTRY = {"name": "erp", "event": "order_confirm", "url": "https://erp.example.com/sr"}
 
@@ -121,3 +126,21 @@ def test_the_example_stack_file_is_a_valid_declaration() -> None:
     used = {key for entry in document["config"]["shoprenter-webhooks:webhooks"] for key in entry}
     assert used == set(ENTRY_KEYS)  # it shows every option
     assert len(declarations) == 4
+    prefix = "shoprenter-webhooks:"
+    own = {k.removeprefix(prefix): v for k, v in document["config"].items() if k.startswith(prefix)}
+    config = FakeConfig(**own)
+    assert len(load_declarations(config, example.parent)) == 4  # under its own allowedTargets
+    assert load_inventory_plan(config).mode == "report"
+
+
+def test_the_inventory_plan_is_checked_before_anything_is_declared() -> None:
+    plan = load_inventory_plan(FakeConfig(unmanaged="prune", allowedTargets=["*.example.com"]))
+    assert plan.prune_targets == ("*.example.com",) and plan.prune_limit == 10
+    with pytest.raises(DeclarationError, match="set shoprenter-webhooks:pruneTargets"):
+        load_inventory_plan(FakeConfig(unmanaged="prune"))
+    with pytest.raises(DeclarationError, match="unmanaged must be one of"):
+        load_inventory_plan(FakeConfig(unmanaged="delete-all"))
+    with pytest.raises(DeclarationError, match=r"pruneTargets\[0\]"):
+        load_inventory_plan(FakeConfig(unmanaged="prune", pruneTargets=["https://x/y"]))
+    with pytest.raises(DeclarationError, match="pruneLimit must be a whole number"):
+        load_inventory_plan(FakeConfig(unmanaged="report", pruneLimit="-1"))
