@@ -14,7 +14,10 @@ with its floor and the ratio between them:
    bucket, sliding window, fixed window), with arrivals moved by ±30 ms: 429s (goal 0) and
    wall time against the floor of the calls needed (goal at most 1.10);
 6. an unchanged ``pulumi up`` started as a background job (SIGINT ignored) against the same
-   up in the foreground (it used to wait 5 s for the engine to kill its plugins).
+   up in the foreground (it used to wait 5 s for the engine to kill its plugins);
+7. the shop's whole webhook set at 3 req/s: ``python -m provider export`` of 500 webhooks
+   (pages of 200) against its calls / 3, and a refresh of 10 managed webhooks among 500 with
+   the inventory against the same refresh without it plus the inventory's calls / 3.
 
 No timed assertion anywhere: these are figures to read, not tests.
 """
@@ -38,12 +41,13 @@ from typing import Any
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
-from provider.settings import stack_config
+from provider.settings import environment, stack_config
 from sandbox.local_engine import ROOT, LocalStack, pulumi_binary
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.limits import LIMITERS
 
 SHOP_LIMIT = 3.0
+
 ENGINE_THREADS = 4
 ROW3_LATENCY_MS = 30.0
 
@@ -296,6 +300,62 @@ def limiter_rows(simulator: Simulator, binary: Path, scratch: Path, count: int) 
     return rows
 
 
+def shop_set_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row]:
+    """Export 500 webhooks; refresh 10 managed among 500 with and without the inventory."""
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=SHOP_LIMIT)
+    for number in range(500):
+        control.add_webhook(
+            {
+                "event": "order_confirm",
+                "status": "1",
+                "label": f"hand {number}",
+                "webHookParameters": [{"type": "json", "url": f"https://h.example.com/{number}"}],
+            }
+        )
+    connection = control.connection(requestsPerSecond=str(SHOP_LIMIT))
+    variables = {**os.environ, "PYTHONPATH": str(ROOT), **environment(connection)}
+    command = [sys.executable, "-m", "provider", "export", "--output", str(scratch / "all.yaml")]
+    seconds, calls, refused, tokens = measure(
+        control, lambda: subprocess.run(command, env=variables, check=True, capture_output=True)
+    )
+    rows = [
+        Row(
+            "7. export of 500 webhooks, pages of 200",
+            seconds,
+            sum(calls.values()) / SHOP_LIMIT,
+            calls,
+            refused,
+            f"token {tokens}; includes the interpreter's start-up",
+        )
+    ]
+    stack = LocalStack(scratch / "row7", binary, stack="bench")
+    stack.create(connection)
+    stack.declare([webhook(n) for n in range(10)])
+    stack.up()
+
+    def refresh() -> object:
+        return stack.pulumi("refresh", "--yes", "--skip-preview")
+
+    with_inventory = measure(control, refresh)
+    stack.set_config("shoprenter-webhooks:unmanaged", "ignore")
+    stack.up()
+    without = measure(control, refresh)
+    added = sum(with_inventory[1].values()) - sum(without[1].values())
+    rows.append(
+        Row(
+            "7. refresh, 10 managed among 510, with the inventory",
+            with_inventory[0],
+            without[0] + added / SHOP_LIMIT,
+            with_inventory[1],
+            with_inventory[2],
+            f"floor: the same refresh without it ({without[0]:.2f} s) + its {added} calls / 3",
+        )
+    )
+    control.reset()
+    return rows
+
+
 class PeakMemory:
     """Polls the resident-set high-water mark of the provider process (``pulumi.dynamic``,
     served directly or through the plugin's ``provider_host.py``)."""
@@ -397,6 +457,8 @@ def main() -> None:
         print("row 5: pulumi up N=60 under each limiter, with jitter...", flush=True)
         rows += limiter_rows(simulator, binary, scratch, 60)
         rows.append(row6)
+        print("row 7: export and the inventory at 3 req/s...", flush=True)
+        rows += shop_set_rows(simulator, binary, scratch)
     base, ours = import_seconds()
     print(f"\nMachine: {describe_machine(binary)}\n")
     print_table(rows)

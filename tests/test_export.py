@@ -15,6 +15,7 @@ from provider.export import UniqueNames, export
 from provider.model import LiveWebhook, read_listed
 from provider.program import parse_declarations
 from provider.rules import Rules
+from provider.settings import environment
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import api_body
 
@@ -24,20 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_export(
     sim: SimulatorControl, *args: str, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    connection = sim.connection(requestsPerSecond="1000")
-    environment = {
+    variables = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHOPRENTER_")},
         "PYTHONPATH": str(ROOT),
-        "SHOPRENTER_API_URL": connection["apiUrl"],
-        "SHOPRENTER_TOKEN_URL": connection["tokenUrl"],
-        "SHOPRENTER_CLIENT_ID": connection["clientId"],
-        "SHOPRENTER_CLIENT_SECRET": connection["clientSecret"],
-        "SHOPRENTER_REQUESTS_PER_SECOND": "1000",
+        **environment(sim.connection(requestsPerSecond="1000")),
     }
     return subprocess.run(
         [sys.executable, "-m", "provider", "export", *args],
         cwd=cwd,
-        env=environment,
+        env=variables,
         capture_output=True,
         text=True,
         check=False,
