@@ -35,7 +35,7 @@ from pulumi.dynamic import (
 
 from .errors import ShoprenterError
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
-from .shop_provider import ShopProvider, contains_unknown, plainly_reported
+from .shop_provider import ShopProvider, contains_unknown, plainly_reported, unwrap_pickler
 
 if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
     from .client import Listing
@@ -193,4 +193,5 @@ class WebhookInventory(Resource, module="shoprenter", name="WebhookInventory"):
             "unmanaged": None,
             "prunable": None,
         }
+        unwrap_pickler()  # no ceiling on the number of resources (see shop_provider)
         super().__init__(InventoryProvider(), resource_name, props, opts)

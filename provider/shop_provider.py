@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from .ledger import WebhookLedger
 
 Method = TypeVar("Method", bound=Callable[..., Any])
+# pickle's pure-Python pickler method as it was when this package was imported. The SDK's
+# serialize_provider wraps it around the previous wrapper on every registration and never
+# restores it: each dynamic resource added a stack frame to every later pickle (quadratic
+# cost, RecursionError after about 1,000 resources in one program).
+_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 # Attributes resolved in the provider process; never pickled into state.
 RUN_TIME_ATTRIBUTES = ("_settings", "_rules")
 
@@ -83,6 +89,14 @@ class ShopProvider(ResourceProvider):
             # Engines before configure() existed: the environment is all there is.
             self._settings = ConnectionSettings.resolve(lambda _key: None, os.environ)
         return ledger_for(self._settings)
+
+
+def unwrap_pickler() -> None:
+    """Put back the pickler method the SDK wraps again at every registration (see above).
+
+    Call it right before a dynamic resource registers: the SDK then wraps the original once.
+    """
+    pickle._Pickler._batch_setitems = _BATCH_SETITEMS  # type: ignore[attr-defined]
 
 
 def contains_unknown(value: Any) -> bool:

@@ -20,7 +20,7 @@ from pulumi.dynamic import (
 )
 
 from .model import PROPERTY_KEYS, WebhookState, property_bag, validate_declaration
-from .shop_provider import ShopProvider, contains_unknown, plainly_reported
+from .shop_provider import ShopProvider, contains_unknown, plainly_reported, unwrap_pickler
 
 OUTPUT_KEYS = ("webhookId", "href")
 
@@ -107,8 +107,7 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
         :param resource_name: the Pulumi resource name; also the label when none is given.
         :param event: ``order_confirm``, ``order_status_change``, ``abandoned_cart`` or a
             ``newsletter_subscribe``/``_unsubscribe``/``_update_subscriber`` event.
-        :param url: where Shoprenter delivers: an absolute https URL (http only to loopback).
-            A secret in the URL is the documented way to protect a target: pass a secret.
+        :param url: where Shoprenter delivers: https (http to loopback); a secret if it has one.
         :param label: the name shown in the Shoprenter admin.
         :param enabled: whether Shoprenter delivers (status 1) or not (status 0).
         :param format: ``json`` or ``xml``.
@@ -126,5 +125,6 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
             delay=delay,
             adopt_id=adopt_id,
         )
+        unwrap_pickler()  # no ceiling on the number of resources (see shop_provider)
         outputs = dict.fromkeys(OUTPUT_KEYS)  # computed by the provider
         super().__init__(WebhookProvider(), resource_name, {**props, **outputs}, opts)
