@@ -43,8 +43,17 @@ class LocalStack:
     """One stack of a scratch copy of the project, driven through the ``pulumi`` CLI."""
 
     def __init__(
-        self, workdir: Path, binary: Path, stack: str = "local", project_dir: Path = ROOT
+        self,
+        workdir: Path,
+        binary: Path,
+        stack: str = "local",
+        *,
+        project_dir: Path = ROOT,
+        backend: Optional[str] = None,
+        extra_environment: Optional[dict[str, str]] = None,
     ) -> None:
+        """``backend``: a state backend URL (default: a ``file://`` folder in ``workdir``);
+        ``extra_environment``: what that backend needs (S3 keys, for one)."""
         self.workdir = workdir
         self.project = workdir / "project"
         self.binary = binary
@@ -56,7 +65,8 @@ class LocalStack:
         if not link.exists():
             link.symlink_to(project_dir / "provider", target_is_directory=True)
         (workdir / "state").mkdir(exist_ok=True)
-        self.environment = self._environment()
+        self.backend = backend or f"file://{workdir / 'state'}"
+        self.environment = {**self._environment(), **(extra_environment or {})}
 
     def _environment(self) -> dict[str, str]:
         home = self.workdir / "pulumi-home"
@@ -68,7 +78,7 @@ class LocalStack:
         environment.update(
             PATH=f"{self.binary.parent}{os.pathsep}{environment.get('PATH', '')}",
             PULUMI_HOME=str(home),
-            PULUMI_BACKEND_URL=f"file://{self.workdir / 'state'}",
+            PULUMI_BACKEND_URL=self.backend,
             PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
@@ -107,17 +117,23 @@ class LocalStack:
             raise PulumiError(command, result)
         return result
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start ``pulumi ARGS`` in its own process group, for a test that kills it midway."""
-        return subprocess.Popen(
-            [str(self.binary), *args, "--non-interactive"],
-            cwd=self.project,
-            env=self.environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
+    def start(self, *args: str, log: Optional[Path] = None) -> subprocess.Popen[str]:
+        """Start ``pulumi ARGS`` in its own process group (for a test that kills it midway or
+        runs two at once); its output goes to ``log`` when given."""
+        output = log.open("w", encoding="utf-8") if log else subprocess.DEVNULL
+        try:
+            return subprocess.Popen(
+                [str(self.binary), *args, "--non-interactive"],
+                cwd=self.project,
+                env=self.environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        finally:
+            if log:
+                output.close()  # type: ignore[union-attr]
 
     def processes(self) -> list[int]:
         """Processes still running with this stack's ``PULUMI_HOME``: the CLI and its plugins."""
