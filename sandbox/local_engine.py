@@ -31,6 +31,40 @@ def pulumi_binary() -> Path:
     return Path(found.stdout.strip())
 
 
+def scratch_project(target: Path, project_dir: Path = ROOT) -> Path:
+    """A throw-away copy of the project: ``Pulumi.yaml``, ``__main__.py``, a link to
+    ``provider/``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(project_dir / name, target / name)
+    link = target / "provider"
+    if not link.exists():
+        link.symlink_to(project_dir / "provider", target_is_directory=True)
+    return target
+
+
+def engine_environment(binary: Path, home: Path, backend: str) -> dict[str, str]:
+    """The environment of an offline engine: its own ``PULUMI_HOME``, this backend, a
+    passphrase, no update checks or plugin downloads, and no ``SHOPRENTER_*`` from outside."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PULUMI_", "SHOPRENTER_"))
+    }
+    environment.update(
+        PATH=f"{binary.parent}{os.pathsep}{environment.get('PATH', '')}",
+        PULUMI_HOME=str(home),
+        PULUMI_BACKEND_URL=backend,
+        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PULUMI_PYTHON_CMD=sys.executable,
+        PULUMI_SKIP_CONFIRMATIONS="true",
+        NO_COLOR="1",
+    )
+    return environment
+
+
 class PulumiError(RuntimeError):
     """A pulumi command failed; the message carries its output."""
 
@@ -55,38 +89,16 @@ class LocalStack:
         """``backend``: a state backend URL (default: a ``file://`` folder in ``workdir``);
         ``extra_environment``: what that backend needs (S3 keys, for one)."""
         self.workdir = workdir
-        self.project = workdir / "project"
+        self.project = scratch_project(workdir / "project", project_dir)
         self.binary = binary
         self.stack = stack
-        self.project.mkdir(parents=True, exist_ok=True)
-        for name in ("Pulumi.yaml", "__main__.py"):
-            shutil.copy(project_dir / name, self.project / name)
-        link = self.project / "provider"
-        if not link.exists():
-            link.symlink_to(project_dir / "provider", target_is_directory=True)
         (workdir / "state").mkdir(exist_ok=True)
-        self.backend = backend or f"file://{workdir / 'state'}"
-        self.environment = {**self._environment(), **(extra_environment or {})}
-
-    def _environment(self) -> dict[str, str]:
-        home = self.workdir / "pulumi-home"
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PULUMI_", "SHOPRENTER_"))
+        backend = backend or f"file://{workdir / 'state'}"
+        home = workdir / "pulumi-home"
+        self.environment = {
+            **engine_environment(binary, home, backend),
+            **(extra_environment or {}),
         }
-        environment.update(
-            PATH=f"{self.binary.parent}{os.pathsep}{environment.get('PATH', '')}",
-            PULUMI_HOME=str(home),
-            PULUMI_BACKEND_URL=self.backend,
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_PYTHON_CMD=sys.executable,
-            PULUMI_SKIP_CONFIRMATIONS="true",
-            NO_COLOR="1",
-        )
-        return environment
 
     @property
     def config_file(self) -> Path:

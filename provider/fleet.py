@@ -1,0 +1,260 @@
+"""``python -m provider.fleet``: one command for many shops, one stack per shop.
+
+An agency keeps one GitOps repository: the shared declarations and defaults in ``Pulumi.yaml``,
+and one ``Pulumi.<shop>.yaml`` per shop. This runs ``preview``, ``up``, ``refresh``, ``drift`` (a
+refreshed preview that must show no change) or ``recover`` over the chosen stacks through
+Pulumi's Automation API, a few at a time, with a live line per shop, a summary table and a JSON
+report. The exit status is 1 when any shop failed or stayed locked, 2 when ``drift`` found a
+change and nothing failed, else 0.
+
+Each stack gets a workspace of its own (a folder linking the project's files), because
+concurrent ``stack select`` in one workspace races on its settings file (pulumi/pulumi#8186).
+A stack locked by a live run is retried with backoff, then reported; never forced. ``recover``
+is the one command after an interrupted run: it removes a lock only when its holder is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pulumi import automation as auto
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+OPERATIONS = ("preview", "up", "refresh", "drift", "recover")
+LOCK_RETRY_SECONDS = (2.0, 5.0, 10.0)
+# "created by root@runner-7 (pid 4123) at 2026-11-29T17:05:34Z", in the lock refusal.
+LOCK_HOLDER = re.compile(r"created by (?P<user>[^@\s]+)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
+EXIT_FAILED, EXIT_DRIFTED = 1, 2
+
+
+@dataclass
+class ShopRun:
+    """One shop's run: a line of the live display and an entry of the JSON report."""
+
+    stack: str
+    operation: str
+    state: str = "waiting"
+    seconds: float = 0.0
+    changes: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+    steps: list[str] = field(default_factory=list)
+    started: float = field(default=0.0, repr=False)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started if self.state == "running" else self.seconds
+
+    def describe_changes(self) -> str:
+        shown = {op: n for op, n in self.changes.items() if op != "same" and n}
+        return ", ".join(f"{op} {n}" for op, n in sorted(shown.items())) or "no change"
+
+
+def project_stacks(project_dir: Path) -> list[str]:
+    """The stacks of a GitOps repository: one ``Pulumi.<stack>.yaml`` each (not the example)."""
+    names = [
+        path.name[len("Pulumi.") : -len(".yaml")] for path in project_dir.glob("Pulumi.*.yaml")
+    ]
+    return sorted(name for name in names if name != "example")
+
+
+def own_workspace(project_dir: Path, stack: str, scratch: Path) -> auto.LocalWorkspace:
+    """A workspace of its own for ``stack``: ``Pulumi.yaml`` copied, every other entry linked."""
+    folder = scratch / stack
+    folder.mkdir(parents=True)
+    for entry in project_dir.iterdir():
+        if entry.name == "Pulumi.yaml":
+            (folder / entry.name).write_bytes(entry.read_bytes())
+        elif not entry.name.startswith("."):
+            (folder / entry.name).symlink_to(entry.resolve())
+    return auto.LocalWorkspace(work_dir=str(folder))
+
+
+def changes_of(counts: Optional[Mapping[Any, int]]) -> dict[str, int]:
+    """An operation's change counts by kind (``create``, ``same``, ...), as plain strings."""
+    return {str(getattr(op, "value", op)): int(n) for op, n in (counts or {}).items()}
+
+
+def run_operation(stack: auto.Stack, run: ShopRun) -> None:
+    """Do ``run.operation`` on ``stack`` and record its changes and outcome."""
+    if run.operation == "recover":
+        recover(stack, run)
+        return
+    if run.operation in ("preview", "drift"):
+        preview = stack.preview(refresh=run.operation == "drift")
+        run.changes = changes_of(preview.change_summary)
+        drifted = run.operation == "drift" and run.describe_changes() != "no change"
+        run.state = "drifted" if drifted else "ok"
+        return
+    action = stack.up if run.operation == "up" else stack.refresh
+    run.changes = changes_of(action().summary.resource_changes)
+    run.state = "ok"
+
+
+def recover(stack: auto.Stack, run: ShopRun) -> None:
+    """After an interrupted run: clear a dead run's lock, finish the update, drop pending
+    creates. A lock whose holder may still be running is left alone."""
+    try:
+        result = stack.up()
+    except auto.ConcurrentUpdateError as error:
+        holder = LOCK_HOLDER.search(str(error))
+        if holder is None or not holder_is_gone(holder):
+            who = holder.group(0) if holder else "an unknown holder"
+            run.state, run.message = "locked", f"lock {who} is live or elsewhere: not forced"
+            return
+        stack.cancel()
+        run.steps.append(f"removed the lock {holder.group(0)}: that process is gone")
+        result = stack.up()
+    run.changes = changes_of(result.summary.resource_changes)
+    run.steps.append(f"up: {run.describe_changes()}")
+    stack.refresh(clear_pending_creates=True)
+    run.steps.append("refresh --clear-pending-creates: the state holds no pending operation")
+    run.state, run.message = "ok", "; ".join(run.steps)
+
+
+def holder_is_gone(holder: re.Match[str]) -> bool:
+    """Whether the process that holds a lock is gone: only decidable on this machine."""
+    if holder["host"] != socket.gethostname():
+        return False
+    try:
+        cmdline = Path(f"/proc/{holder['pid']}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"pulumi" not in cmdline  # the pid now belongs to another program
+
+
+class Fleet:
+    """Runs one operation over many stacks of one project, a few at a time."""
+
+    def __init__(self, project_dir: Path, stacks: list[str], concurrency: int) -> None:
+        self.project_dir = project_dir
+        self.stacks = stacks
+        self.concurrency = max(1, concurrency)
+
+    def plan(self, operation: str) -> list[ShopRun]:
+        return [ShopRun(stack, operation) for stack in self.stacks]
+
+    def run(self, runs: list[ShopRun], on_change: Callable[[ShopRun], None]) -> None:
+        """Run each shop's operation; ``on_change(run)`` is told when one starts and ends."""
+        with (
+            tempfile.TemporaryDirectory(prefix="shoprenter-fleet-") as scratch,
+            ThreadPoolExecutor(self.concurrency) as pool,
+        ):
+            futures = [pool.submit(self._run_one, run, Path(scratch), on_change) for run in runs]
+            for future in futures:
+                future.result()
+
+    def _run_one(self, run: ShopRun, scratch: Path, on_change: Callable[[ShopRun], None]) -> None:
+        run.state, run.started = "running", time.monotonic()
+        on_change(run)
+        try:
+            create = run.operation in ("preview", "up")
+            workspace = own_workspace(self.project_dir, run.stack, scratch)
+            select = auto.Stack.create_or_select if create else auto.Stack.select
+            self._with_lock_retries(lambda: run_operation(select(run.stack, workspace), run), run)
+        except auto.CommandError as error:
+            run.state, run.message = "failed", last_error_line(str(error))
+        except Exception as error:  # a shop's failure must not stop the others
+            run.state, run.message = "failed", f"{type(error).__name__}: {error}"
+        run.seconds = time.monotonic() - run.started
+        on_change(run)
+
+    def _with_lock_retries(self, attempt: Callable[[], None], run: ShopRun) -> None:
+        for wait in (*LOCK_RETRY_SECONDS, None):
+            try:
+                attempt()
+                return
+            except auto.ConcurrentUpdateError as error:
+                if wait is None or run.operation == "recover":
+                    run.state, run.message = "locked", last_error_line(str(error))
+                    return
+                run.message = f"locked by another run; tried again after {wait:.0f} s"
+                run.steps.append(run.message)
+                time.sleep(wait)
+
+
+def last_error_line(text: str) -> str:
+    """The line of a CLI failure that says what went wrong."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or ["failed"])[-1][:300]
+
+
+def table(runs: list[ShopRun], title: str) -> Table:
+    view = Table(title=title)
+    for column in ("shop", "state", "elapsed", "changes", "message"):
+        view.add_column(column)
+    for run in runs:
+        elapsed = f"{run.elapsed():.1f} s" if run.state != "waiting" else ""
+        changes = run.describe_changes() if run.changes else ""
+        view.add_row(run.stack, run.state, elapsed, changes, run.message)
+    return view
+
+
+def exit_status(runs: list[ShopRun]) -> int:
+    if any(run.state in ("failed", "locked") for run in runs):
+        return EXIT_FAILED
+    return EXIT_DRIFTED if any(run.state == "drifted" for run in runs) else 0
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m provider.fleet", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("operation", choices=OPERATIONS)
+    chosen = parser.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--stacks", help="comma-separated stack names")
+    chosen.add_argument("--all", action="store_true", help="every Pulumi.<stack>.yaml here")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--json", type=Path, help="write the report to this file")
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    stacks = project_stacks(args.project_dir) if args.all else args.stacks.split(",")
+    fleet = Fleet(
+        args.project_dir.resolve(), [s.strip() for s in stacks if s.strip()], args.concurrency
+    )
+    console = Console(stderr=True)
+    title = f"{args.operation} over {len(fleet.stacks)} shops"
+    runs = report_live(fleet, args.operation, console, title)
+    console.print(table(runs, title))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2), encoding="utf-8")
+    return exit_status(runs)
+
+
+def report_live(fleet: Fleet, operation: str, console: Console, title: str) -> list[ShopRun]:
+    """Run with a live table on a terminal, and a line per finished shop elsewhere (CI logs)."""
+    runs = fleet.plan(operation)
+    if console.is_terminal:
+        with Live(table(runs, title), console=console, refresh_per_second=4) as live:
+            fleet.run(runs, lambda _run: live.update(table(runs, title)))
+        return runs
+
+    def log_finished(run: ShopRun) -> None:
+        if run.state != "running":
+            console.print(
+                f"{run.stack}: {run.state} in {run.seconds:.1f} s, {run.describe_changes()}"
+            )
+
+    fleet.run(runs, log_finished)
+    return runs
+
+
+if __name__ == "__main__":
+    sys.exit(main())
