@@ -201,3 +201,27 @@ def test_a_program_of_ones_own_gets_the_allowed_targets_check_from_the_provider(
         stack.pulumi("preview")
     assert "paste.example.net is not among the allowed targets" in caught.value.output
     assert sim.requests() == []
+
+
+POLICY_PACK = ROOT / "examples" / "policy"
+
+
+def test_the_example_policy_pack_refuses_a_forbidden_target_and_advises_on_owners(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    owned = {**OURS, "label": "ERP sync @erp-team"}
+    stack.declare(
+        [owned, {"name": "unowned", "event": "order_confirm", "url": "https://crm.example.com/x"}]
+    )
+    allowed = stack.pulumi("preview", "--policy-pack", str(POLICY_PACK))
+    assert "webhook-label-names-owner" in allowed.stdout  # advisory: reported, not failing
+    assert "unowned" in allowed.stdout
+
+    stack.declare(
+        [owned, {"name": "leak", "event": "order_confirm", "url": "https://paste.example.net/x"}]
+    )
+    with pytest.raises(PulumiError) as caught:
+        stack.pulumi("preview", "--policy-pack", str(POLICY_PACK))
+    assert "webhook-targets-allowed" in caught.value.output
+    assert "leak delivers to paste.example.net" in caught.value.output
+    assert sim.requests() == []
