@@ -275,3 +275,15 @@ def test_one_up_survives_two_consecutive_faults_on_every_method(
     assert sorted(shop_state(sim)) == sorted(hook.get("label", hook["name"]) for hook in declared)
     assert len(sim.webhooks()) == 10
     stack.pulumi("preview", "--refresh", "--expect-no-changes")
+
+
+def test_four_hundred_webhooks_in_one_up(stack: LocalStack, sim: SimulatorControl) -> None:
+    hooks = [
+        {"name": f"hook-{n:03}", "event": "order_confirm", "url": f"https://hooks.example.com/{n}"}
+        for n in range(400)
+    ]
+    up_with(stack, hooks)  # before the pickler fix a program this size hit RecursionError
+    assert len(sim.webhooks()) == 400
+    calls = CallsSince(sim)
+    stack.pulumi("preview", "--expect-no-changes")
+    assert calls.all() == []
