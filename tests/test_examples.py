@@ -1,0 +1,86 @@
+"""The pipeline examples parse, do what their comments say, and call commands that exist."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provider import fleet
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+WORKFLOW = EXAMPLES / "github" / "shoprenter-webhooks.yml"
+ACTIONLINT_VERSION = "v1.7.12"
+
+
+def load(path: Path) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), path
+    return document
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if str(step.get("uses", "")).startswith(action)]
+
+
+def fleet_commands(scripts: list[str]) -> list[list[str]]:
+    """The arguments of every ``python -m provider.fleet`` in a list of shell lines."""
+    found = []
+    for line in scripts:
+        words = shlex.split(line.replace("$FLEET", "python -m provider.fleet"), comments=True)
+        if "provider.fleet" in words:
+            found.append(words[words.index("provider.fleet") + 1 :])
+    return found
+
+
+def test_the_github_workflow_previews_pull_requests_applies_main_and_checks_drift() -> None:
+    workflow = load(WORKFLOW)
+    triggers = workflow[True]  # YAML reads the key `on` as true
+    assert {"pull_request", "push", "schedule"} <= set(triggers)
+    shop = workflow["jobs"]["shop"]
+    assert shop["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.shops.outputs.stacks) }}"
+    pulumi_steps = {
+        step["with"]["command"]: step for step in steps_using(shop, "pulumi/actions@v7")
+    }
+    assert pulumi_steps["preview"]["with"]["comment-on-pr"] is True
+    assert pulumi_steps["up"]["with"]["refresh"] is True
+    drift = workflow["jobs"]["drift"]
+    [command] = fleet_commands([step.get("run", "") for step in drift["steps"]])
+    assert fleet.parse_args(command).operation == "drift"
+
+
+def test_the_github_workflow_passes_actionlint() -> None:
+    actionlint = shutil.which("actionlint") or str(Path.home() / "go" / "bin" / "actionlint")
+    if not Path(actionlint).exists():
+        pytest.skip(
+            f"actionlint is not installed: go install "
+            f"github.com/rhysd/actionlint/cmd/actionlint@{ACTIONLINT_VERSION} (.ci/run does)"
+        )
+    done = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_gitlab_pipeline_runs_the_fleet_per_stage() -> None:
+    pipeline = load(EXAMPLES / "gitlab" / ".gitlab-ci.yml")
+    assert pipeline["stages"] == ["preview", "up", "drift"]
+    operations = {}
+    for name in pipeline["stages"]:
+        commands = fleet_commands(pipeline[name]["script"])
+        operations[name] = [fleet.parse_args(command).operation for command in commands]
+    assert operations == {"preview": ["preview"], "up": ["refresh", "up"], "drift": ["drift"]}
+    assert pipeline["up"]["resource_group"]  # one pipeline at a time applies
+
+
+def test_the_operator_stack_reconciles_continuously_and_never_destroys() -> None:
+    stack = load(EXAMPLES / "kubernetes" / "stack.yaml")
+    assert (stack["apiVersion"], stack["kind"]) == ("pulumi.com/v1", "Stack")
+    spec = stack["spec"]
+    assert spec["refresh"] is True and spec["continueResyncOnCommitMatch"] is True
+    assert spec["resyncFrequencySeconds"] > 0
+    assert spec["destroyOnFinalize"] is False
+    assert all(ref["type"] == "Secret" for ref in spec["envRefs"].values())  # no literal secret
