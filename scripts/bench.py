@@ -15,6 +15,12 @@ with its floor and the ratio between them:
    wall time against the floor of the calls needed (goal at most 1.10);
 6. an unchanged ``pulumi up`` started as a background job (SIGINT ignored) against the same
    up in the foreground (it used to wait 5 s for the engine to kill its plugins);
+8. the fleet: ``python -m provider.fleet up`` of 20 simulated shops x 6 hooks at 3 req/s each,
+   concurrency 4: wall time against the best concurrency 4 allows (the slowest shop, or the sum
+   of the shops' times / 4) and against the sum (the serial cost);
+9. state backends: ``pulumi up`` creating N=30 and an unchanged ``up`` of N=200 on file://,
+   postgres:// (a real server) and s3:// (moto), engine ms per resource (no shop limit);
+10. ``PULUMI_SKIP_CHECKPOINTS=true``: the same create of N=100 with and without it;
 7. the shop's whole webhook set at 3 req/s: ``python -m provider export`` of 500 webhooks
    (pages of 200) against its calls / 3, and a refresh of 10 managed webhooks among 500 with
    the inventory against the same refresh without it plus the inventory's calls / 3.
@@ -42,6 +48,8 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
 from provider.settings import environment, stack_config
+from sandbox import backends
+from sandbox.gitops import ShopRepo
 from sandbox.local_engine import ROOT, LocalStack, pulumi_binary
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.limits import LIMITERS
@@ -356,6 +364,84 @@ def shop_set_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row
     return rows
 
 
+def fleet_rows(binary: Path, scratch: Path) -> list[Row]:
+    """20 shops x 6 hooks, each shop limited to 3 req/s, four at a time."""
+    names = [f"shop-{number:02}" for number in range(20)]
+    repo = ShopRepo(
+        scratch / "fleet", binary, names, [webhook(n) for n in range(6)], str(SHOP_LIMIT)
+    )
+    try:
+        repo.reset_shops(rateLimit=SHOP_LIMIT)
+        started = time.perf_counter()
+        code, runs, output = repo.fleet("up", "--all", "--concurrency", "4")
+        wall = time.perf_counter() - started
+        calls = sum((api_calls(shop, 0)[0] for shop in repo.shops.values()), Counter())
+        refused = sum(api_calls(shop, 0)[1] for shop in repo.shops.values())
+    finally:
+        repo.close()
+    if code != 0:
+        raise RuntimeError(f"the fleet failed:\n{output}")
+    times = [float(run["seconds"]) for run in runs]
+    best = max(*times, sum(times) / 4)
+    note = (
+        f"slowest shop {max(times):.2f} s, sum {sum(times):.2f} s: wall/sum {wall / sum(times):.2f}"
+    )
+    return [Row("8. fleet up, 20 shops x 6 hooks, concurrency 4", wall, best, calls, refused, note)]
+
+
+def backend_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row]:
+    """Create 30 and an unchanged up of 200 on each backend, against no shop limit."""
+    control = SimulatorControl(simulator.url)
+    rows = []
+    with backends.postgres() as postgres_url, backends.s3(scratch) as s3_url:
+        kinds = [("file", None), ("postgres", postgres_url), ("s3", s3_url)]
+        for kind, url in kinds:
+            control.reset(rateLimit=None)
+            extra = backends.S3_ENVIRONMENT if kind == "s3" else None
+            stack = LocalStack(
+                scratch / f"row9-{kind}", binary, "bench", backend=url, extra_environment=extra
+            )
+            stack.create(control.connection(requestsPerSecond="1000"))
+            stack.declare([])
+            stack.up()
+            stack.declare([webhook(n) for n in range(30)])
+            seconds, calls, refused, _ = measure(control, stack.up)
+            note = f"{seconds / 30 * 1000:.0f} ms per resource"
+            rows.append(Row(f"9. {kind}: pulumi up, create N=30", seconds, 0, calls, refused, note))
+            up_with_hooks(stack, 200)
+            seconds, calls, refused, _ = min(measure(control, stack.up) for _ in range(2))
+            note = f"{seconds / 200 * 1000:.1f} ms per resource; goal under 2 s on file"
+            rows.append(
+                Row(f"9. {kind}: pulumi up, no change, N=200", seconds, 0, calls, refused, note)
+            )
+    control.reset()
+    return rows
+
+
+def up_with_hooks(stack: LocalStack, count: int) -> None:
+    stack.declare([webhook(n) for n in range(count)])
+    stack.up()
+
+
+def checkpoint_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row]:
+    """The same create of 100 (30 ms latency, no limit) with and without skipped checkpoints."""
+    control = SimulatorControl(simulator.url)
+    seconds = {}
+    for skip in (False, True):
+        control.reset(rateLimit=None, latencyMs=ROW3_LATENCY_MS)
+        extra = {"PULUMI_SKIP_CHECKPOINTS": "true"} if skip else None
+        stack = LocalStack(scratch / f"row10-{skip}", binary, "bench", extra_environment=extra)
+        stack.create(control.connection(requestsPerSecond="1000"))
+        stack.declare([])
+        stack.up()
+        stack.declare([webhook(n) for n in range(100)])
+        seconds[skip], calls, refused, _ = measure(control, stack.up)
+    control.reset()
+    note = f"without it: {seconds[False]:.2f} s"
+    label = "10. pulumi up, create N=100, PULUMI_SKIP_CHECKPOINTS=true"
+    return [Row(label, seconds[True], seconds[False], calls, refused, note)]
+
+
 class PeakMemory:
     """Polls the resident-set high-water mark of the provider process (``pulumi.dynamic``,
     served directly or through the plugin's ``provider_host.py``)."""
@@ -459,6 +545,12 @@ def main() -> None:
         rows.append(row6)
         print("row 7: export and the inventory at 3 req/s...", flush=True)
         rows += shop_set_rows(simulator, binary, scratch)
+        print("row 8: the fleet, 20 shops...", flush=True)
+        rows += fleet_rows(binary, scratch)
+        print("row 9: state backends (file, postgres, s3)...", flush=True)
+        rows += backend_rows(simulator, binary, scratch)
+        print("row 10: PULUMI_SKIP_CHECKPOINTS...", flush=True)
+        rows += checkpoint_rows(simulator, binary, scratch)
     base, ours = import_seconds()
     print(f"\nMachine: {describe_machine(binary)}\n")
     print_table(rows)

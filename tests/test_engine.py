@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,3 +288,25 @@ def test_four_hundred_webhooks_in_one_up(stack: LocalStack, sim: SimulatorContro
     calls = CallsSince(sim)
     stack.pulumi("preview", "--expect-no-changes")
     assert calls.all() == []
+
+
+def test_a_run_killed_with_skipped_checkpoints_leaves_no_duplicate(
+    tmp_path: Path, pulumi_path: Path, sim: SimulatorControl
+) -> None:
+    stack = LocalStack(
+        tmp_path, pulumi_path, "skip", extra_environment={"PULUMI_SKIP_CHECKPOINTS": "true"}
+    )
+    stack.create(sim.connection(requestsPerSecond="1000"))
+    stack.declare([ERP, STATUS, NEWSLETTER])
+    sim.fault("POST", "/webHooks", mode="delay", seconds=30)  # the 1st create lands, then hangs
+    calls = CallsSince(sim)
+    run = stack.start("up", "--yes")
+    deadline = time.monotonic() + 60
+    while len(sim.webhooks()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGKILL)  # the state was never written: no record of the three
+    run.wait(timeout=30)
+    stack.pulumi("cancel", "--yes", check=False)
+    stack.up()
+    assert sorted(shop_state(sim)) == ["ERP sync", "newsletter", "status-feed"]
+    assert calls.writes()["POST"] == 3  # each made once; the next up took them over

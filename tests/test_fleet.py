@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.local_engine import engine_environment, scratch_project
-from sandbox.simulator import Simulator
+from sandbox.gitops import ShopRepo
 from sandbox.simulator.control import SimulatorControl
-from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 pytestmark = pytest.mark.engine
 
@@ -32,85 +28,20 @@ SHARED = [
 EXTRA = {"name": "reviews", "event": "order_confirm", "url": "https://reviews.example.com/in"}
 
 
-class Repo:
-    """A GitOps repository: shared defaults in Pulumi.yaml, one Pulumi.<shop>.yaml per shop."""
-
-    def __init__(self, root: Path, binary: Path, shops: dict[str, SimulatorControl]) -> None:
-        self.root = scratch_project(root / "repo")
-        self.shops = shops
-        (root / "state").mkdir()
-        self.environment = {
-            **engine_environment(binary, root / "home", f"file://{root / 'state'}"),
-            "SHOPRENTER_CLIENT_ID": DEFAULT_CLIENT_ID,  # one API client for every simulated shop
-            "SHOPRENTER_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "PYTHONPATH": str(ROOT),
-        }
-        project = yaml.safe_load((self.root / "Pulumi.yaml").read_text())
-        project["config"] = {  # the defaults every shop shares
-            "shoprenter-webhooks:webhooksFile": "webhooks.yaml",
-            "shoprenter:requestsPerSecond": "1000",
-        }
-        (self.root / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-        (self.root / "webhooks.yaml").write_text(yaml.safe_dump({"webhooks": SHARED}))
-        (self.root / "webhooks-b.yaml").write_text(yaml.safe_dump({"webhooks": [*SHARED, EXTRA]}))
-        for name, sim in shops.items():
-            config: dict[str, Any] = {
-                "shoprenter:apiUrl": sim.api_url,
-                "shoprenter:tokenUrl": sim.token_url,
-            }
-            if name == "shop-b":  # a per-shop override of the shared default
-                config["shoprenter-webhooks:webhooksFile"] = "webhooks-b.yaml"
-            (self.root / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
-
-    def fleet(self, *args: str) -> tuple[int, list[dict[str, Any]], str]:
-        report = self.root / "report.json"
-        done = subprocess.run(
-            [sys.executable, "-m", "provider.fleet", *args, "--json", str(report)],
-            cwd=self.root,
-            env=self.environment,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-        runs = json.loads(report.read_text()) if report.exists() else []
-        return done.returncode, runs, done.stdout + done.stderr
-
-    def pulumi(self, *args: str, background: bool = False) -> Any:
-        command = [
-            self.environment["PATH"].split(os.pathsep)[0] + "/pulumi",
-            *args,
-            "--non-interactive",
-        ]
-        if background:
-            return subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=self.environment,
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        return subprocess.run(
-            command, cwd=self.root, env=self.environment, capture_output=True, text=True, check=True
-        )
-
-
 @pytest.fixture
-def repo(tmp_path: Path, pulumi_path: Path) -> Iterator[Repo]:
-    simulators = [Simulator() for _ in SHOPS]
-    for simulator in simulators:
-        simulator.start()
-    controls = {
-        name: SimulatorControl(sim.url) for name, sim in zip(SHOPS, simulators, strict=True)
-    }
-    for control in controls.values():
-        control.reset(rateLimit=None)
+def repo(tmp_path: Path, pulumi_path: Path) -> Iterator[ShopRepo]:
+    """Three shops sharing the webhooks of Pulumi.yaml's defaults; shop-b adds one of its own."""
+    shops = ShopRepo(tmp_path, pulumi_path, list(SHOPS), SHARED)
+    shops.reset_shops(rateLimit=None)
+    shops.write_webhooks("webhooks-b.yaml", [*SHARED, EXTRA])
+    config = yaml.safe_load((shops.root / "Pulumi.shop-b.yaml").read_text())["config"]
+    shops.set_stack_config(
+        "shop-b", {**config, "shoprenter-webhooks:webhooksFile": "webhooks-b.yaml"}
+    )
     try:
-        yield Repo(tmp_path, pulumi_path, controls)
+        yield shops
     finally:
-        for simulator in simulators:
-            simulator.stop()
+        shops.close()
 
 
 def labels(sim: SimulatorControl) -> list[str]:
@@ -121,7 +52,7 @@ def by_stack(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {run["stack"]: run for run in runs}
 
 
-def test_up_then_drift_over_every_shop(repo: Repo) -> None:
+def test_up_then_drift_over_every_shop(repo: ShopRepo) -> None:
     code, runs, output = repo.fleet("up", "--all", "--concurrency", "2")
     assert code == 0, output
     assert [run["stack"] for run in runs] == list(SHOPS)
@@ -143,9 +74,9 @@ def test_up_then_drift_over_every_shop(repo: Repo) -> None:
     }
 
 
-def test_a_stack_locked_by_a_live_run_is_waited_for(repo: Repo) -> None:
+def test_a_stack_locked_by_a_live_run_is_waited_for(repo: ShopRepo) -> None:
     assert repo.fleet("up", "--stacks", "shop-a")[0] == 0
-    (repo.root / "webhooks.yaml").write_text(yaml.safe_dump({"webhooks": [*SHARED, EXTRA]}))
+    repo.write_webhooks("webhooks.yaml", [*SHARED, EXTRA])
     repo.shops["shop-a"].fault("POST", "/webHooks", mode="delay", seconds=4)
     running = repo.pulumi("up", "--yes", "--stack", "shop-a", background=True)
     deadline = time.monotonic() + 60
@@ -159,10 +90,10 @@ def test_a_stack_locked_by_a_live_run_is_waited_for(repo: Repo) -> None:
 
 
 def test_recover_after_a_killed_run_clears_the_lock_only_when_its_holder_is_gone(
-    repo: Repo,
+    repo: ShopRepo,
 ) -> None:
     assert repo.fleet("up", "--stacks", "shop-a")[0] == 0
-    (repo.root / "webhooks.yaml").write_text(yaml.safe_dump({"webhooks": [*SHARED, EXTRA]}))
+    repo.write_webhooks("webhooks.yaml", [*SHARED, EXTRA])
     shop = repo.shops["shop-a"]
     shop.fault("POST", "/webHooks", mode="delay", seconds=30)
     killed = repo.pulumi("up", "--yes", "--stack", "shop-a", background=True)
