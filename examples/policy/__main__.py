@@ -45,13 +45,13 @@ def targets_allowed(args: ResourceValidationArgs, report: ReportViolation) -> No
     host = (urlsplit(url).hostname or "").lower()
     patterns = list(args.get_config().get("allowedTargets", DEFAULT_ALLOWED))
     if not allowed(host, patterns):
-        report(f"{args.name} delivers to {host}, which is not among {', '.join(patterns)}")
+        report(f"{args.name} delivers to {host}, which is not among {', '.join(patterns)}", None)
 
 
 def label_names_owner(args: ResourceValidationArgs, report: ReportViolation) -> None:
     label = args.props.get("label")
     if args.resource_type == WEBHOOK and isinstance(label, str) and not OWNER.search(label):
-        report(f"{args.name}: label {label!r} names no owner; add one as @team")
+        report(f"{args.name}: label {label!r} names no owner; add one as @team", None)
 
 
 PolicyPack(
