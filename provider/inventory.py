@@ -23,15 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi import dynamic
 
 from .errors import ShoprenterError
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
@@ -87,48 +79,48 @@ def describe(entry: Entry) -> str:
 class InventoryProvider(ShopProvider):
     """Reads the shop's whole webhook set on refresh; deletes in scope only as planned."""
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         """The plan: the refreshed record, less what this run manages or takes over."""
         plan = {key: news.get(key) for key in PLAN_KEYS}
         keep = _not_taken_over(plan)
         unmanaged = [entry for entry in olds.get("unmanaged") or [] if keep(entry)]
         prunable: list[Entry] = []
-        failures = []
+        failures: list[dynamic.CheckFailure] = []
         try:
             patterns = parse_patterns(plan["pruneTargets"] or [], "pruneTargets")
         except ValueError as error:
-            patterns, failures = (), [CheckFailure("pruneTargets", str(error))]
+            patterns, failures = (), [dynamic.CheckFailure("pruneTargets", str(error))]
         if plan["mode"] == "prune" and olds.get("fresh"):
             prunable = [entry for entry in unmanaged if in_scope(entry, patterns)]
         limit = int(plan["pruneLimit"] or 0)
         if len(prunable) > limit:
-            failures.append(CheckFailure("pruneLimit", _over_limit(len(prunable), limit)))
+            failures.append(dynamic.CheckFailure("pruneLimit", _over_limit(len(prunable), limit)))
         inputs = {**plan, "unmanaged": unmanaged, "prunable": prunable, "fresh": False}
-        return CheckResult(inputs, failures)
+        return dynamic.CheckResult(inputs, failures)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """A change when the plan deletes something or the record must follow this run."""
         compared = (*PLAN_KEYS, "unmanaged")
         changed = bool(news.get("prunable")) or any(
             contains_unknown(news.get(key)) or olds.get(key) != news.get(key) for key in compared
         )
-        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+        return dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(INVENTORY_ID, {**props, "pruned": []})
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        return dynamic.CreateResult(INVENTORY_ID, {**props, "pruned": []})
 
     @plainly_reported
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Refresh: list the shop once and record every webhook this stack does not manage."""
         managed = set(props.get("managed") or [])
         listing = self._ledger().client.list()
         unmanaged = [entry for entry in entries_of(listing) if entry["id"] not in managed]
         record = {"unmanaged": unmanaged, "prunable": [], "fresh": True}
         inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}
-        return ReadResult(id_, {**props, **record}, inputs=inputs)
+        return dynamic.ReadResult(id_, {**props, **record}, inputs=inputs)
 
     @plainly_reported
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Delete what the plan lists (never more than ``pruneLimit``), nothing else."""
         prunable: list[Entry] = news.get("prunable") or []
         limit = int(news.get("pruneLimit") or 0)
@@ -138,7 +130,9 @@ class InventoryProvider(ShopProvider):
         pruned = [entry for entry in prunable if ledger.prune(entry["id"], entry["label"])]
         gone = {entry["id"] for entry in pruned}
         unmanaged = [entry for entry in news.get("unmanaged") or [] if entry["id"] not in gone]
-        return UpdateResult({**news, "unmanaged": unmanaged, "prunable": [], "pruned": pruned})
+        return dynamic.UpdateResult(
+            {**news, "unmanaged": unmanaged, "prunable": [], "pruned": pruned}
+        )
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Forget the inventory; ``destroy`` never prunes."""
@@ -164,7 +158,7 @@ def _over_limit(count: int, limit: int) -> str:
     )
 
 
-class WebhookInventory(Resource, module="shoprenter", name="WebhookInventory"):
+class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInventory"):
     """The shop's webhooks outside this stack (refreshed on ``refresh``), pruned in scope."""
 
     unmanaged: pulumi.Output[list[dict[str, Any]]]
