@@ -39,6 +39,8 @@ LOCK_RETRY_SECONDS = (2.0, 5.0, 10.0)
 # "created by root@runner-7 (pid 4123) at 2026-11-29T17:05:34Z", in the lock refusal.
 LOCK_HOLDER = re.compile(r"created by (?P<user>[^@\s]+)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
 EXIT_FAILED, EXIT_DRIFTED = 1, 2
+# What a stack's workspace never needs from the repository.
+NOT_LINKED = frozenset({".git", ".pulumi"})
 
 
 @dataclass
@@ -71,13 +73,14 @@ def project_stacks(project_dir: Path) -> list[str]:
 
 
 def own_workspace(project_dir: Path, stack: str, scratch: Path) -> auto.LocalWorkspace:
-    """A workspace of its own for ``stack``: ``Pulumi.yaml`` copied, every other entry linked."""
+    """A workspace of its own for ``stack``: ``Pulumi.yaml`` copied, every other entry linked
+    (the virtualenv too: the project's ``virtualenv`` option is relative to its folder)."""
     folder = scratch / stack
     folder.mkdir(parents=True)
     for entry in project_dir.iterdir():
         if entry.name == "Pulumi.yaml":
             (folder / entry.name).write_bytes(entry.read_bytes())
-        elif not entry.name.startswith("."):
+        elif entry.name not in NOT_LINKED:
             (folder / entry.name).symlink_to(entry.resolve())
     return auto.LocalWorkspace(work_dir=str(folder))
 
