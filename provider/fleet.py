@@ -244,9 +244,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 def report_live(fleet: Fleet, operation: str, console: Console, title: str) -> list[ShopRun]:
     """Run with a live table on a terminal, and a line per finished shop elsewhere (CI logs)."""
     runs = fleet.plan(operation)
-    if console.is_terminal:
-        with Live(table(runs, title), console=console, refresh_per_second=4) as live:
-            fleet.run(runs, lambda _run: live.update(table(runs, title)))
+    if console.is_terminal:  # redrawn four times a second, so elapsed times tick
+        with Live(console=console, refresh_per_second=4, get_renderable=lambda: table(runs, title)):
+            fleet.run(runs, lambda _run: None)
         return runs
 
     def log_finished(run: ShopRun) -> None:
