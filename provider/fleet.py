@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -244,8 +245,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 def report_live(fleet: Fleet, operation: str, console: Console, title: str) -> list[ShopRun]:
     """Run with a live table on a terminal, and a line per finished shop elsewhere (CI logs)."""
     runs = fleet.plan(operation)
-    if console.is_terminal:  # redrawn four times a second, so elapsed times tick
-        with Live(console=console, refresh_per_second=4, get_renderable=lambda: table(runs, title)):
+    if console.is_terminal:  # redrawn 4 times a second; it gives way to the summary at the end
+        live_table = partial(table, runs, title)
+        with Live(console=console, refresh_per_second=4, transient=True, get_renderable=live_table):
             fleet.run(runs, lambda _run: None)
         return runs
 
