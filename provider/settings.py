@@ -49,11 +49,6 @@ def _describe(key: str) -> str:
     return f"{CONFIG_NAMESPACE}:{key} (or {ENVIRONMENT_VARIABLES[key]})"
 
 
-def environment(values: Mapping[str, str]) -> dict[str, str]:
-    """``{"apiUrl": …}`` as the variables ``{"SHOPRENTER_API_URL": …}`` (for the export)."""
-    return {ENVIRONMENT_VARIABLES[key]: value for key, value in values.items()}
-
-
 @dataclass(frozen=True)
 class ConnectionSettings:
     """Everything the HTTP client needs to reach one shop.

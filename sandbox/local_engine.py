@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
-from provider.settings import SECRET_KEYS, stack_config
+from provider.settings import ENVIRONMENT_VARIABLES, SECRET_KEYS, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "local-only-passphrase"
@@ -41,6 +41,12 @@ def scratch_project(target: Path, project_dir: Path = ROOT) -> Path:
     if not link.exists():
         link.symlink_to(project_dir / "provider", target_is_directory=True)
     return target
+
+
+def shoprenter_variables(connection: dict[str, str]) -> dict[str, str]:
+    """Connection settings (``{"apiUrl": …}``) as ``SHOPRENTER_*`` variables, for the commands
+    that read them (``python -m provider export``)."""
+    return {ENVIRONMENT_VARIABLES[key]: value for key, value in connection.items()}
 
 
 def engine_environment(binary: Path, home: Path, backend: str) -> dict[str, str]:

@@ -47,10 +47,10 @@ from typing import Any
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
-from provider.settings import environment, stack_config
+from provider.settings import stack_config
 from sandbox import backends
 from sandbox.gitops import ShopRepo
-from sandbox.local_engine import ROOT, LocalStack, pulumi_binary
+from sandbox.local_engine import ROOT, LocalStack, pulumi_binary, shoprenter_variables
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.limits import LIMITERS
 
@@ -322,7 +322,7 @@ def shop_set_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row
             }
         )
     connection = control.connection(requestsPerSecond=str(SHOP_LIMIT))
-    variables = {**os.environ, "PYTHONPATH": str(ROOT), **environment(connection)}
+    variables = {**os.environ, "PYTHONPATH": str(ROOT), **shoprenter_variables(connection)}
     command = [sys.executable, "-m", "provider", "export", "--output", str(scratch / "all.yaml")]
     seconds, calls, refused, tokens = measure(
         control, lambda: subprocess.run(command, env=variables, check=True, capture_output=True)

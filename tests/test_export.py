@@ -15,7 +15,7 @@ from provider.export import UniqueNames, export
 from provider.model import LiveWebhook, read_listed
 from provider.program import parse_declarations
 from provider.rules import Rules
-from provider.settings import environment
+from sandbox.local_engine import shoprenter_variables
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import api_body
 
@@ -31,7 +31,7 @@ def run_export(
     variables = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHOPRENTER_")},
         "PYTHONPATH": str(ROOT),
-        **environment(connection),
+        **shoprenter_variables(connection),
     }
     return subprocess.run(
         [sys.executable, "-m", "provider", "export", *args],
