@@ -9,7 +9,7 @@ and nothing is sent to the shop.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Protocol
@@ -216,21 +216,13 @@ def declare_inventory(
 def report(inventory: WebhookInventory) -> None:
     """Warn about unmanaged webhooks and about each one ``up`` will delete; export them."""
 
-    def warn_unmanaged(entries: list[dict[str, Any]]) -> None:
-        if entries:
-            listed = "; ".join(describe(entry) for entry in entries)
-            pulumi.log.warn(
-                f"{len(entries)} webhooks on the shop are not managed by this stack (as of the "
-                f"last refresh; see the stack output unmanaged): {listed}"
-            )
-
-    def warn_prunable(entries: list[dict[str, Any]]) -> None:
-        if entries:
-            listed = "; ".join(describe(entry) for entry in entries)
-            pulumi.log.warn(f"will delete {len(entries)} unmanaged webhooks in scope: {listed}")
-
-    inventory.unmanaged.apply(warn_unmanaged)
-    inventory.prunable.apply(warn_prunable)
+    inventory.unmanaged.apply(
+        _warn_listing(
+            "{count} webhooks on the shop are not managed by this stack (as of the last "
+            "refresh; see the stack output unmanaged)"
+        )
+    )
+    inventory.prunable.apply(_warn_listing("will delete {count} unmanaged webhooks in scope"))
     shown = ("id", "event", "label", "host")
     pulumi.export(
         "unmanaged",
@@ -238,6 +230,17 @@ def report(inventory: WebhookInventory) -> None:
             lambda entries: [{key: entry[key] for key in shown} for entry in entries or []]
         ),
     )
+
+
+def _warn_listing(headline: str) -> Callable[[list[dict[str, Any]]], None]:
+    """A warning that counts and names the webhooks it is given, when there are any."""
+
+    def warn(entries: list[dict[str, Any]]) -> None:
+        if entries:
+            listed = "; ".join(describe(entry) for entry in entries)
+            pulumi.log.warn(f"{headline.format(count=len(entries))}: {listed}")
+
+    return warn
 
 
 def main(project_dir: Optional[Path] = None) -> None:

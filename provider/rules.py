@@ -76,10 +76,14 @@ def is_internal_host(host: str) -> bool:
         return False
 
 
+def _default_port(url: str) -> int:
+    return 443 if urlsplit(url).scheme == "https" else 80
+
+
 def target_of(url: str) -> tuple[str, int]:
     """A URL's host (lower case) and port (the scheme's default when none is written)."""
     parts = urlsplit(url)
-    default = 443 if parts.scheme == "https" else 80
+    default = _default_port(url)
     try:
         port = parts.port or default
     except ValueError:
@@ -90,8 +94,7 @@ def target_of(url: str) -> tuple[str, int]:
 def host_of(url: str) -> str:
     """The host (and a port other than the default) a URL delivers to: never path or query."""
     host, port = target_of(url)
-    default = 443 if urlsplit(url).scheme == "https" else 80
-    return host if port == default else f"{host}:{port}"
+    return host if port == _default_port(url) else f"{host}:{port}"
 
 
 def origin_of(url: str) -> str:
