@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from .auth import make_auth
 from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError, error_for
+from .lifeline import pause
 from .model import LiveWebhook, Unmanageable, WebhookState, read_listed
 from .pacing import Pacer
 from .settings import ConnectionSettings
@@ -51,8 +52,9 @@ class PacedRetry(Retry):
             return
         if response is not None and response.status == 429:
             self.pacer.refused(self.get_retry_after(response))
-        else:
-            super().sleep(response)
+        else:  # urllib3's own wait, cut short when the engine is gone
+            retry_after = self.get_retry_after(response) if response is not None else None
+            pause(retry_after or self.get_backoff_time())
         self.pacer.wait()
 
 

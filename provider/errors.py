@@ -9,6 +9,7 @@ The hierarchy::
     └── AmbiguousOutcome       no clear answer (timeout, dropped connection, 5xx): may have worked
     SettingsError              the connection settings are missing or wrong (a ValueError)
     DeclarationError           the declared webhooks are wrong, listed entry by entry (a ValueError)
+    EngineGone                 the engine that started this process is gone: no call is started
 
 Every message says what failed and why, names the settings or entries to check, and never
 contains a credential; ``report_plainly`` tells a plugin host that the message alone is the
@@ -87,6 +88,13 @@ class SettingsError(ValueError):
 
 class DeclarationError(ValueError):
     """The declared webhooks are wrong; the message lists every problem, entry by entry."""
+
+
+class EngineGone(Exception):
+    """The engine that started this provider process is gone (see :mod:`provider.lifeline`).
+
+    Raised instead of starting a call: nobody would record what it made.
+    """
 
 
 def error_for(

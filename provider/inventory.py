@@ -27,7 +27,7 @@ from pulumi import dynamic
 
 from .errors import ShoprenterError
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
-from .shop_provider import ShopProvider, contains_unknown, plainly_reported, unwrap_pickler
+from .shop_provider import ShopProvider, before_registration, contains_unknown
 
 if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
     from .client import Listing
@@ -109,7 +109,6 @@ class InventoryProvider(ShopProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         return dynamic.CreateResult(INVENTORY_ID, {**props, "pruned": []})
 
-    @plainly_reported
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Refresh: list the shop once and record every webhook this stack does not manage."""
         managed = set(props.get("managed") or [])
@@ -119,7 +118,6 @@ class InventoryProvider(ShopProvider):
         inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}
         return dynamic.ReadResult(id_, {**props, **record}, inputs=inputs)
 
-    @plainly_reported
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Delete what the plan lists (never more than ``pruneLimit``), nothing else."""
         prunable: list[Entry] = news.get("prunable") or []
@@ -187,5 +185,5 @@ class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInven
             "unmanaged": None,
             "prunable": None,
         }
-        unwrap_pickler()  # no ceiling on the number of resources (see shop_provider)
+        before_registration()
         super().__init__(InventoryProvider(), resource_name, props, opts)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
-import time
 from typing import Optional
 
 from .client import ShoprenterClient
 from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError
+from .lifeline import pause
 from .model import LiveWebhook, WebhookState
 from .settings import ConnectionSettings
 
@@ -82,7 +82,7 @@ class WebhookLedger:
                     return self._take_over(twin, state)
                 if unclear >= CREATE_ATTEMPTS:
                     raise
-                time.sleep(_backoff(unclear))
+                pause(_backoff(unclear))
 
     def update(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
         """Overwrite the webhook with ``state``; say how to recover when it is gone."""

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Optional
 
+from .lifeline import pause
+
 # How far the network may move one request's arrival, either way.
 JITTER_MARGIN_SECONDS = 0.035
 # After refusals the spacing at most grows to this multiple of the normal one ...
@@ -30,7 +32,8 @@ class Pacer:
     """Spaces the starts of requests so that no limiter of ``per_second`` refuses them.
 
     A slot is reserved under the lock and slept for outside it, so waiting threads queue in
-    arrival order without holding the lock. No burst is allowed. After a 429 the spacing
+    arrival order without holding the lock. The default sleep is :func:`provider.lifeline.pause`:
+    once the engine is gone, no waiting call starts. No burst is allowed. After a 429 the spacing
     doubles (and no slot comes before the shop's ``Retry-After``); each accepted request
     then narrows it again, gradually.
     """
@@ -40,7 +43,7 @@ class Pacer:
         per_second: float,
         margin: float = JITTER_MARGIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
@@ -52,13 +55,12 @@ class Pacer:
         self._next_slot = 0.0
 
     def wait(self) -> None:
-        """Block until this caller's slot comes."""
+        """Block until this caller's slot comes (``sleep`` may refuse: the engine is gone)."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._next_slot)
             self._next_slot = slot + self.interval
-        if slot > now:
-            self._sleep(slot - now)
+        self._sleep(slot - now)
 
     def refused(self, retry_after: Optional[float] = None) -> None:
         """The shop answered 429: slow down, and wait at least ``retry_after`` seconds."""

@@ -1,5 +1,5 @@
 """What this package's dynamic providers share: run-time settings kept off the pickle, the
-ledger, and errors reported as their message.
+ledger, and the provider process's lifeline to the engine.
 
 The engine pickles a provider into every resource's state and re-imports its module in its
 provider process, so the pickled object carries no settings, rules, client or credential:
@@ -8,23 +8,21 @@ provider process, so the pickled object carries no settings, rules, client or cr
 
 from __future__ import annotations
 
-import functools
 import os
 import pickle
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 
-from .errors import SettingsError, ShoprenterError
+from .errors import SettingsError
+from .lifeline import hold_on
 from .rules import NO_RULES, Rules
 from .settings import ConnectionSettings
 
 if TYPE_CHECKING:
     from .ledger import WebhookLedger
 
-Method = TypeVar("Method", bound=Callable[..., Any])
 # pickle's pure-Python pickler method as it was when this package was imported. The SDK's
 # serialize_provider wraps it around the previous wrapper on every registration and never
 # restores it: each dynamic resource added a stack frame to every later pickle (quadratic
@@ -32,24 +30,6 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 _BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 # Attributes resolved in the provider process; never pickled into state.
 RUN_TIME_ATTRIBUTES = ("_settings", "_rules")
-
-
-def plainly_reported(method: Method) -> Method:
-    """Let a failure reach the engine as its message, not a ten-frame traceback.
-
-    The SDK reports a provider's exception with ``traceback.format_exc()``. The errors this
-    package raises already say what failed, where and why; dropping the frames below the
-    provider method leaves that sentence as the last, and nearly only, line a person reads.
-    """
-
-    @functools.wraps(method)
-    def reported(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except (ShoprenterError, SettingsError) as error:
-            raise error.with_traceback(None) from None
-
-    return reported  # type: ignore[return-value]
 
 
 class ShopProvider(ResourceProvider):
@@ -68,9 +48,13 @@ class ShopProvider(ResourceProvider):
         self.__dict__.update(state)
         self._settings, self._rules = None, NO_RULES
 
-    @plainly_reported
     def configure(self, req: ConfigureRequest) -> None:
-        """Resolve the connection settings (config, then environment) and the rules, once."""
+        """Resolve the connection settings (config, then environment) and the rules, once.
+
+        The engine calls this before any other method of a provider it unpickled: the place
+        to start the process's lifeline (:func:`provider.lifeline.hold_on`), lazily.
+        """
+        hold_on()
         self._settings = ConnectionSettings.resolve(req.config.get, os.environ)
         try:
             self._rules = Rules.from_config(req.config.get)
@@ -97,6 +81,17 @@ def unwrap_pickler() -> None:
     Call it right before a dynamic resource registers: the SDK then wraps the original once.
     """
     pickle._Pickler._batch_setitems = _BATCH_SETITEMS  # type: ignore[attr-defined]
+
+
+def before_registration() -> None:
+    """What each dynamic resource of this package does right before it registers.
+
+    It puts back the pickler the SDK wraps (no ceiling on the number of resources), and, in
+    a program that Pulumi's official language host started, starts the lifeline that ends
+    that host with the engine (:func:`provider.lifeline.hold_on`; once per process).
+    """
+    unwrap_pickler()
+    hold_on()
 
 
 def contains_unknown(value: Any) -> bool:

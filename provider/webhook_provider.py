@@ -20,7 +20,7 @@ from pulumi.dynamic import (
 )
 
 from .model import PROPERTY_KEYS, WebhookState, property_bag, validate_declaration
-from .shop_provider import ShopProvider, contains_unknown, plainly_reported, unwrap_pickler
+from .shop_provider import ShopProvider, before_registration, contains_unknown
 
 OUTPUT_KEYS = ("webhookId", "href")
 
@@ -52,13 +52,11 @@ class WebhookProvider(ShopProvider):
 
     # -- acting on the shop ---------------------------------------------------------------
 
-    @plainly_reported
     def create(self, props: dict[str, Any]) -> CreateResult:
         state = WebhookState.from_props(props)
         live = self._ledger().create(state)
         return CreateResult(live.id, live.to_outputs(state.adopt_id))
 
-    @plainly_reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh from the shop: drop the resource if gone, else report what is live."""
         live = self._ledger().read(id_)
@@ -68,12 +66,10 @@ class WebhookProvider(ShopProvider):
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
         return ReadResult(live.id, outputs, inputs=inputs)
 
-    @plainly_reported
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         state = WebhookState.from_props(news)
         return UpdateResult(self._ledger().update(id_, state).to_outputs(state.adopt_id))
 
-    @plainly_reported
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self._ledger().delete(id_, str(props.get("label") or id_))
 
@@ -125,6 +121,6 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
             delay=delay,
             adopt_id=adopt_id,
         )
-        unwrap_pickler()  # no ceiling on the number of resources (see shop_provider)
+        before_registration()
         outputs = dict.fromkeys(OUTPUT_KEYS)  # computed by the provider
         super().__init__(WebhookProvider(), resource_name, {**props, **outputs}, opts)

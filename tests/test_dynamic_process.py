@@ -4,21 +4,28 @@ subprocess and driven over gRPC the way the engine drives it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import grpc
 import pytest
 from google.protobuf import struct_pb2
+from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from provider import WebhookProvider
+from provider import WebhookProvider, lifeline
+from provider.settings import stack_config
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import DECLARED, simulator_config
 
@@ -50,11 +57,21 @@ class EngineSide:
         return response
 
 
-@pytest.fixture
-def engine(sim: SimulatorControl) -> Iterator[EngineSide]:
+@contextlib.contextmanager
+def provider_process(
+    config: dict[str, str], engine_address: Optional[str] = None
+) -> Iterator[tuple[subprocess.Popen[str], EngineSide]]:
+    """``python -m pulumi.dynamic`` as Pulumi's official plugin starts it (the engine's address
+    last, when given), configured as the engine configures it."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.dynamic"],
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "pulumi.dynamic",
+            *([engine_address] if engine_address else []),
+        ],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -65,11 +82,17 @@ def engine(sim: SimulatorControl) -> Iterator[EngineSide]:
         port = int(process.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(simulator_config(sim))))
-            yield EngineSide(stub, serialize_provider(WebhookProvider()))
+            stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(config)))
+            yield process, EngineSide(stub, serialize_provider(WebhookProvider()))
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def engine(sim: SimulatorControl) -> Iterator[EngineSide]:
+    with provider_process(simulator_config(sim)) as (_process, side):
+        yield side
 
 
 def test_the_whole_lifecycle_through_the_provider_process(
@@ -142,5 +165,49 @@ def test_provider_errors_reach_the_engine_with_the_shops_message(
                 id="abc", urn=URN, olds=engine.props(DECLARED), news=engine.props(DECLARED)
             )
         )
-    assert "update webhook ERP sync failed (HTTP 400): injected fault" in str(caught.value)
+    # One sentence, as the official plugin reports it too: no traceback above it.
+    assert caught.value.details() == (
+        "ShoprenterError: update webhook ERP sync failed (HTTP 400): injected fault"
+    )
     assert "demo-secret" not in str(caught.value)
+
+
+def test_the_provider_ends_with_the_engine_and_starts_no_waiting_call(
+    sim: SimulatorControl,
+) -> None:
+    """Six creates at 2 requests/s: the engine goes after the first POST; the waiting calls
+    are abandoned, and the process exits on its own."""
+    config = stack_config(sim.connection(requestsPerSecond="2"))
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        provider_process(config, f"127.0.0.1:{listener.getsockname()[1]}") as (process, side),
+    ):
+        inputs = from_struct(side.check(DECLARED).inputs)
+        creates = [
+            side.stub.Create.future(
+                provider_pb2.CreateRequest(
+                    urn=URN, properties=side.props({**inputs, "url": f"https://h.example.com/{n}"})
+                )
+            )
+            for n in range(6)
+        ]
+        deadline = time.monotonic() + 30
+        while not sim.api_calls("POST") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listener.close()  # the engine is gone
+        gone_at = time.time()
+        assert process.wait(timeout=5) == lifeline.EXIT_ENGINE_GONE
+    late = [call for call in sim.requests() if call["at"] > gone_at + 0.25]
+    assert late == [], "calls reached the shop after the engine was gone"
+    assert len(sim.api_calls("POST")) == 1  # the next slot was 0.5 s later: never taken
+    for future in creates:
+        future.cancel()
+
+
+def test_the_lifeline_never_starts_outside_the_providers_server(sim: SimulatorControl) -> None:
+    """A test, a program or a REPL that configures a provider keeps its own process."""
+    config = Config(raw_config=simulator_config(sim), project_name="shoprenter-webhooks")
+    WebhookProvider().configure(ConfigureRequest(config))
+    assert not [thread for thread in threading.enumerate() if thread.name == "lifeline"]
+    left_alone = getattr(sys.modules["__main__"], "traceback", None)
+    assert left_alone is None or left_alone is traceback

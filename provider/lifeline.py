@@ -1,0 +1,162 @@
+"""The provider process and the engine that started it: end together, report plainly.
+
+The engine starts the dynamic-provider plugin (``python -m pulumi.dynamic``, which Pulumi's
+official ``pulumi-resource-pulumi-python`` runs) with the engine's own address as its last
+argument, and the SDK's server does nothing with it. Two things follow that this module mends,
+from inside the provider, so that they hold with whatever plugin host started it:
+
+* **The engine dies, the provider lives on.** After a ``kill -9`` of the CLI (a lost CI
+  runner, an OOM kill) nobody stops the provider process, and calls waiting for their pacer
+  slot went on creating webhooks that no engine would ever record. :func:`hold_on` keeps one
+  idle connection to the engine's address on a daemon thread; the kernel closes it the moment
+  the engine dies. From then on :func:`pause`, which every pacer wait and retry backoff goes
+  through, raises :class:`~provider.errors.EngineGone` instead of letting a call start; a call
+  already on the wire has :data:`GRACE_SECONDS` to finish, and then the process exits.
+* **A provider error is a three-frame traceback.** The SDK's server reports every exception
+  with ``traceback.format_exc()``. Where the process's ``__main__`` is that server, its
+  ``traceback`` name is given a ``format_exc`` that reports an error marked
+  ``report_plainly`` (this package's own: they say what failed, where and why) as its
+  message alone, and every other error as before.
+
+Both start with the first provider method (``configure``), never at import, and only in a
+process whose ``__main__`` is the SDK's dynamic-provider server: a test, a program or a REPL
+that imports this package is left alone. Once running, the cost per API call is one check of
+an event.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import types
+from pathlib import Path
+from typing import Optional
+
+from .errors import EngineGone
+
+SERVER_MODULE = "pulumi.dynamic.__main__"
+LANGUAGE_HOST_EXEC = "pulumi-language-python-exec"
+# How long a call already on the wire may take to finish once the engine is gone.
+GRACE_SECONDS = 1.0
+EXIT_ENGINE_GONE = 3
+# A look at the engine that neither connects nor is refused (a full backlog, say) is retried;
+# this many in a row count as the engine gone.
+UNANSWERED_LOOKS = 3
+LOOK_TIMEOUT_SECONDS = 2.0
+ADDRESS = re.compile(r"^(?P<host>[\w.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d+)$")
+
+_ENGINE_GONE = threading.Event()
+_STARTED = threading.Lock()
+_started = False
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds`` (none: just look), unless the engine goes: then raise EngineGone."""
+    if _ENGINE_GONE.wait(seconds if seconds > 0 else 0):
+        raise EngineGone("the engine that started this process is gone; nothing more is sent")
+
+
+def engine_address(argv: list[str]) -> Optional[tuple[str, int]]:
+    """The engine's ``host:port``, which the engine passes as a plugin's last argument."""
+    match = ADDRESS.match(argv[-1]) if len(argv) > 1 else None
+    if match is None:
+        return None
+    return match["host"].strip("[]"), int(match["port"])
+
+
+def hold_on() -> None:
+    """Start this process's lifeline, once, where there is an engine to hold on to.
+
+    In the SDK's provider server: errors as their message, and no call after the engine is
+    gone. In a program that Pulumi's official language host started: its host is told to
+    stop when the engine is gone (that host looks only every five minutes). Anywhere else
+    (a test, a REPL, a host that runs the program itself): nothing.
+    """
+    global _started  # noqa: PLW0603 (one process, one lifeline)
+    with _STARTED:
+        if _started:
+            return
+        _started = True
+    server = _provider_server()
+    if server is not None:
+        server.traceback = _PlainTraceback()  # type: ignore[attr-defined]
+        address, host = engine_address(sys.argv), None
+    else:
+        address, host = _program_engine_address(), os.getppid()
+    if address is not None:
+        threading.Thread(target=_watch, args=(address, host), name="lifeline", daemon=True).start()
+
+
+def _provider_server() -> Optional[types.ModuleType]:
+    """The SDK's dynamic-provider server, when it is what this process runs."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return main if spec is not None and spec.name == SERVER_MODULE else None
+
+
+def _program_engine_address() -> Optional[tuple[str, int]]:
+    """The engine's address, in a program the official language host started.
+
+    That host runs ``pulumi-language-python-exec --monitor ADDRESS --engine ADDRESS ...``,
+    which swaps ``sys.argv`` for the program's; ``sys.orig_argv`` still has the original.
+    """
+    argv = sys.orig_argv
+    started_by_host = len(argv) > 1 and Path(argv[1]).name == LANGUAGE_HOST_EXEC
+    if not started_by_host or "--engine" not in argv[:-1]:
+        return None
+    return engine_address(["", argv[argv.index("--engine") + 1]])
+
+
+def _watch(address: tuple[str, int], host: Optional[int]) -> None:
+    """Hold a connection to the engine until it is refused: then stop sending, and exit.
+
+    ``host``: the language host that started this program, told to stop (SIGINT, its own
+    graceful stop) once the engine is gone.
+    """
+    unanswered = 0
+    while unanswered < UNANSWERED_LOOKS:
+        try:
+            connection = socket.create_connection(address, timeout=LOOK_TIMEOUT_SECONDS)
+        except ConnectionRefusedError:
+            break  # nobody listens there any more
+        except OSError:
+            unanswered += 1
+            time.sleep(LOOK_TIMEOUT_SECONDS)
+            continue
+        unanswered = 0
+        _until_closed(connection)  # the engine died, or dropped an idle connection: look again
+    _ENGINE_GONE.set()
+    if host is not None:
+        os.kill(host, signal.SIGINT)
+    time.sleep(GRACE_SECONDS)
+    os._exit(EXIT_ENGINE_GONE)
+
+
+def _until_closed(connection: socket.socket) -> None:
+    with connection:
+        connection.settimeout(None)
+        try:
+            while connection.recv(4096):
+                pass  # what the engine's server says to a silent client is of no interest
+        except OSError:
+            pass
+
+
+class _PlainTraceback:
+    """The ``traceback`` the SDK's server sees: this package's errors as their message."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(traceback, name)
+
+    @staticmethod
+    def format_exc(limit: Optional[int] = None, chain: bool = True) -> str:
+        error = sys.exc_info()[1]
+        if error is not None and getattr(error, "report_plainly", False):
+            return f"{type(error).__name__}: {error}"
+        return traceback.format_exc(limit, chain)
