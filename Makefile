@@ -16,8 +16,9 @@ setup: $(VENV)/.installed  ## the virtualenv with the runtime and test dependenc
 pulumi:  ## find or build the Pulumi CLI (prints its path)
 	@scripts/pulumi-cli
 
-test: setup  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI
+test: setup  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets)
 	scripts/pulumi-cli >/dev/null
+	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 ]
 	$(PY) -m pytest
 
 unit: setup  ## every test but the real-CLI ones; never builds the CLI

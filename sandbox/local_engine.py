@@ -23,23 +23,40 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "local-only-passphrase"
 
 
-def pulumi_binary() -> Path:
-    """The CLI ``scripts/pulumi-cli`` finds or builds (it may take minutes the first time)."""
-    found = subprocess.run(
-        [str(ROOT / "scripts" / "pulumi-cli")], check=True, capture_output=True, text=True
-    )
+# The Python plugins the engine can run with: this project's stand-ins (tools/pulumi/plugins),
+# or Pulumi's official ones, which users run (built from ../shared/pulumi-official-python).
+PLUGIN_SETS = ("stand-ins", "official")
+
+
+class PluginsUnavailable(RuntimeError):
+    """The official plugins cannot be had here (no ../shared beside this clone)."""
+
+
+def pulumi_binary(plugins: str = "stand-ins") -> Path:
+    """The CLI ``scripts/pulumi-cli`` finds or builds (it may take minutes the first time),
+    with the given plugin set beside it."""
+    command = [str(ROOT / "scripts" / "pulumi-cli")]
+    if plugins == "official":
+        command.append("--official")
+    found = subprocess.run(command, check=False, capture_output=True, text=True)
+    if found.returncode == 3 and plugins == "official":
+        raise PluginsUnavailable(found.stderr.strip())
+    if found.returncode != 0:
+        raise RuntimeError(f"scripts/pulumi-cli failed:\n{found.stderr}")
     return Path(found.stdout.strip())
 
 
 def scratch_project(target: Path, project_dir: Path = ROOT) -> Path:
-    """A throw-away copy of the project: ``Pulumi.yaml``, ``__main__.py``, a link to
-    ``provider/``."""
+    """A throw-away copy of the project: ``Pulumi.yaml``, ``__main__.py``, links to
+    ``provider/`` and to this interpreter's virtualenv as ``.venv`` (what ``Pulumi.yaml``'s
+    ``virtualenv`` option names, which Pulumi's official plugins run)."""
     target.mkdir(parents=True, exist_ok=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(project_dir / name, target / name)
-    link = target / "provider"
-    if not link.exists():
-        link.symlink_to(project_dir / "provider", target_is_directory=True)
+    for name, source in (("provider", project_dir / "provider"), (".venv", Path(sys.prefix))):
+        link = target / name
+        if not link.exists():
+            link.symlink_to(source, target_is_directory=True)
     return target
 
 

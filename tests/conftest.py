@@ -1,5 +1,5 @@
 """Fixtures: one simulator on loopback for the session, reset before each test, and a
-scratch stack driven by the real ``pulumi`` CLI for the engine tests."""
+scratch stack driven by the real ``pulumi`` CLI for the engine tests, with each plugin set."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from provider.ledger import forget_ledgers
-from sandbox.local_engine import LocalStack, pulumi_binary
+from sandbox.local_engine import PLUGIN_SETS, LocalStack, PluginsUnavailable, pulumi_binary
 from sandbox.simulator import Simulator
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import FAST
@@ -35,10 +35,15 @@ def sim(simulator: Simulator) -> SimulatorControl:
     return control
 
 
-@pytest.fixture(scope="session")
-def pulumi_path() -> Path:
-    """The CLI ``scripts/pulumi-cli`` finds or builds (minutes, the first time)."""
-    return pulumi_binary()
+@pytest.fixture(scope="session", params=PLUGIN_SETS)
+def pulumi_path(request: pytest.FixtureRequest) -> Path:
+    """The CLI ``scripts/pulumi-cli`` finds or builds (minutes, the first time), once with
+    this project's stand-in Python plugins and once with Pulumi's official ones, which users
+    run: every real-CLI test runs with both."""
+    try:
+        return pulumi_binary(request.param)
+    except PluginsUnavailable as missing:
+        pytest.skip(f"Pulumi's official Python plugins cannot be built here: {missing}")
 
 
 @pytest.fixture

@@ -215,14 +215,24 @@ def test_a_run_killed_after_a_create_leaves_no_duplicate(
     assert len(sim.webhooks()) == 2
 
 
-def test_no_process_outlives_a_killed_cli(stack: LocalStack, sim: SimulatorControl) -> None:
-    stack.declare([ERP, STATUS])
-    sim.fault("POST", "/webHooks", mode="delay", seconds=30)  # a call in flight at the kill
+def test_nothing_runs_or_writes_after_the_cli_is_killed(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    """An up of 20 at the shop's own pace, its CLI killed once 4 are made (a lost CI runner):
+    no call reaches the shop 0.5 s after the kill, no process of the run lives 10 s on, and
+    the README's recovery ends with exactly the declared set."""
+    hooks = [
+        {"name": f"hook-{n:02}", "event": "order_confirm", "url": f"https://h.example.com/{n}"}
+        for n in range(20)
+    ]
+    stack.pulumi("config", "set", "shoprenter:requestsPerSecond", "3")
+    stack.declare(hooks)
     run = stack.start("up", "--yes")
     deadline = time.monotonic() + 60
-    while not sim.api_calls("POST") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.kill(run.pid, signal.SIGKILL)  # the CLI alone, as when a CI runner is lost
+    while len(sim.webhooks()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)  # the CLI alone; its plugins are left to themselves
+    killed_at = time.time()
     run.wait(timeout=30)
     deadline = time.monotonic() + 10
     while stack.processes() and time.monotonic() < deadline:
@@ -230,7 +240,16 @@ def test_no_process_outlives_a_killed_cli(stack: LocalStack, sim: SimulatorContr
     left = stack.processes()
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    assert left == [], "plugin processes outlived the engine by 10 s"
+    late = [call for call in sim.requests() if call["at"] > killed_at + 0.5]
+    assert late == [], "API calls reached the shop after the engine was gone"
+    assert left == [], "processes of the run outlived the engine by 10 s"
+
+    stack.pulumi("config", "set", "shoprenter:requestsPerSecond", "1000")
+    stack.pulumi("cancel", "--yes", check=False)  # the README's recovery, step by step
+    stack.up()
+    stack.pulumi("refresh", "--clear-pending-creates", "--yes")
+    assert sorted(hook["label"] for hook in sim.webhooks()) == [hook["name"] for hook in hooks]
+    stack.pulumi("preview", "--expect-no-changes")
 
 
 def test_a_provider_error_reaches_the_user_without_a_traceback(
