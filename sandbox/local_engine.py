@@ -68,7 +68,10 @@ def shoprenter_variables(connection: dict[str, str]) -> dict[str, str]:
 
 def engine_environment(binary: Path, home: Path, backend: str) -> dict[str, str]:
     """The environment of an offline engine: its own ``PULUMI_HOME``, this backend, a
-    passphrase, no update checks or plugin downloads, and no ``SHOPRENTER_*`` from outside."""
+    passphrase, no update checks or plugin downloads, and no ``SHOPRENTER_*`` from outside.
+
+    No ``PULUMI_PYTHON_CMD`` either, as on a user's machine: the plugins find the interpreter
+    the way they do there, through the project's ``virtualenv`` option."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -81,7 +84,6 @@ def engine_environment(binary: Path, home: Path, backend: str) -> dict[str, str]
         PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        PULUMI_PYTHON_CMD=sys.executable,
         PULUMI_SKIP_CONFIRMATIONS="true",
         NO_COLOR="1",
     )
