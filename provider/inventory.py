@@ -9,6 +9,10 @@ One :class:`WebhookInventory` per stack, declared after (and depending on) every
   lists the unmanaged webhooks whose every target matches ``pruneTargets``: the preview shows
   exactly what ``up`` will delete, and a later run without a new refresh deletes nothing. A plan
   larger than ``pruneLimit`` fails at ``check``, before anything is deleted.
+* ``diff`` reports a change only when the plan deletes something, so that a preview lists what
+  changes on the shop and nothing else. The engine then keeps the record in the outputs as the
+  last refresh (or prune) left it, and the program filters it against this run's declarations
+  (:func:`not_taken_over`) before showing it.
 * ``update`` deletes what the plan lists, skipping any webhook a resource took over meanwhile.
 * ``create`` and ``delete`` make no call: a new stack learns the shop at its first refresh, and
   ``destroy`` never prunes.
@@ -27,7 +31,7 @@ from pulumi import dynamic
 
 from .errors import ShoprenterError
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
-from .shop_provider import ShopProvider, before_registration, contains_unknown
+from .shop_provider import ShopProvider, before_registration
 
 if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
     from .client import Listing
@@ -82,7 +86,8 @@ class InventoryProvider(ShopProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         """The plan: the refreshed record, less what this run manages or takes over."""
         plan = {key: news.get(key) for key in PLAN_KEYS}
-        keep = _not_taken_over(plan)
+        managed = plan["managed"] if isinstance(plan["managed"], list) else []
+        keep = not_taken_over(managed, plan["adopting"] or [], plan["declared"] or [])
         unmanaged = [entry for entry in olds.get("unmanaged") or [] if keep(entry)]
         prunable: list[Entry] = []
         failures: list[dynamic.CheckFailure] = []
@@ -99,11 +104,9 @@ class InventoryProvider(ShopProvider):
         return dynamic.CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        """A change when the plan deletes something or the record must follow this run."""
-        compared = (*PLAN_KEYS, "unmanaged")
-        changed = bool(news.get("prunable")) or any(
-            contains_unknown(news.get(key)) or olds.get(key) != news.get(key) for key in compared
-        )
+        """A change only when the plan deletes something: the preview lists what changes on
+        the shop, and the record alone changes nothing there (the program shows it)."""
+        changed = bool(news.get("prunable"))
         return dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
@@ -136,15 +139,17 @@ class InventoryProvider(ShopProvider):
         """Forget the inventory; ``destroy`` never prunes."""
 
 
-def _not_taken_over(plan: dict[str, Any]) -> Callable[[Entry], bool]:
+def not_taken_over(
+    managed: list[Any], adopting: list[str], declared: list[str]
+) -> Callable[[Entry], bool]:
     """A test for entries that no resource of this run manages or is about to take over.
 
-    In a preview the ids of webhooks still to be created are unknown; ``adopting`` and the
-    twins' digests name the existing webhooks they will take over all the same.
+    ``managed`` may hold unknowns (a preview's ids still to be created): they match nothing.
+    ``adopting`` and the twins' digests (``declared``) name the existing webhooks the run
+    takes over all the same.
     """
-    managed = plan["managed"] if isinstance(plan["managed"], list) else []
-    ids = {item for item in managed if isinstance(item, str)} | set(plan["adopting"] or [])
-    twins = set(plan["declared"] or [])
+    ids = {item for item in managed if isinstance(item, str)} | set(adopting)
+    twins = set(declared)
     return lambda entry: entry["id"] not in ids and entry.get("twin") not in twins
 
 

@@ -18,7 +18,7 @@ import pulumi
 import yaml
 
 from .errors import DeclarationError
-from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe
+from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
 from .model import PROPERTY_KEYS, DeclaredWebhook, validate_declaration
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
 from .webhook_provider import Webhook
@@ -205,7 +205,7 @@ def declare_inventory(
         "shop-webhooks",
         managed=pulumi.Output.all(*[hook.webhookId for hook in hooks]),
         mode=plan.mode,
-        adopting=[d.webhook.adopt_id for d in declarations if d.webhook.adopt_id],
+        adopting=adopting(declarations),
         declared=[d.webhook.twin_key() for d in declarations],
         prune_targets=list(plan.prune_targets),
         prune_limit=plan.prune_limit,
@@ -213,10 +213,20 @@ def declare_inventory(
     )
 
 
-def report(inventory: WebhookInventory) -> None:
-    """Warn about unmanaged webhooks and about each one ``up`` will delete; export them."""
+def adopting(declarations: Iterable[Declaration]) -> list[str]:
+    """The ids of existing webhooks the declarations take over by ``adoptId``."""
+    return [d.webhook.adopt_id for d in declarations if d.webhook.adopt_id]
 
-    inventory.unmanaged.apply(
+
+def report(inventory: WebhookInventory, declarations: list[Declaration]) -> None:
+    """Warn about unmanaged webhooks and about each one ``up`` will delete; export them.
+
+    The record is the inventory's as of the last refresh; what this run's declarations take
+    over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
+    """
+    keep = not_taken_over([], adopting(declarations), [d.webhook.twin_key() for d in declarations])
+    unmanaged = inventory.unmanaged.apply(lambda entries: [e for e in entries or [] if keep(e)])
+    unmanaged.apply(
         _warn_listing(
             "{count} webhooks on the shop are not managed by this stack (as of the last "
             "refresh; see the stack output unmanaged)"
@@ -226,9 +236,7 @@ def report(inventory: WebhookInventory) -> None:
     shown = ("id", "event", "label", "host")
     pulumi.export(
         "unmanaged",
-        inventory.unmanaged.apply(
-            lambda entries: [{key: entry[key] for key in shown} for entry in entries or []]
-        ),
+        unmanaged.apply(lambda entries: [{key: e[key] for key in shown} for e in entries]),
     )
 
 
@@ -256,4 +264,4 @@ def main(project_dir: Optional[Path] = None) -> None:
     pulumi.export("webhookIds", {name: hook.webhookId for name, hook in resources.items()})
     pulumi.export("hrefs", {name: hook.href for name, hook in resources.items()})
     if plan.mode != "ignore":
-        report(declare_inventory(plan, declarations, resources))
+        report(declare_inventory(plan, declarations, resources), declarations)

@@ -3,6 +3,7 @@ simulator. Test modules import this, never ``conftest`` or each other."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -64,6 +65,13 @@ def api_body(
 def shop_state(sim: SimulatorControl) -> dict[str, dict[str, Any]]:
     """The shop's webhooks by label."""
     return {hook["label"]: hook for hook in sim.webhooks()}
+
+
+def summary(output: str) -> dict[str, int]:
+    """The engine's closing count of resources, e.g. ``{"to update": 1, "unchanged": 3}``."""
+    counts = output.rsplit("Resources:", 1)[-1].split("Duration:", maxsplit=1)[0]
+    found = re.findall(r"^\s+[~+-]?\s*(\d+) ([a-z][a-z ]*?)\s*$", counts, re.MULTILINE)
+    return {what: int(number) for number, what in found}
 
 
 def up_with(stack: LocalStack, webhooks: list[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
-from tests.helpers import CallsSince, api_body, shop_state, up_with
+from tests.helpers import CallsSince, api_body, shop_state, summary, up_with
 
 pytestmark = pytest.mark.engine
 
@@ -86,6 +86,37 @@ def test_edit_remove_and_add_each_touch_only_their_webhook(
     assert calls.writes() == {"POST": 1}
     assert sorted(shop_state(sim)) == ["ERP sync", "newsletter"]
     assert stack.outputs()["webhookIds"]["erp-orders"] == ids["erp-orders"]
+
+
+def test_previews_list_exactly_what_changes_on_the_shop(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    """One edited label is one update on every path, an unchanged stack none; the inventory
+    resource, which changes nothing on the shop, never shows."""
+    up_with(stack, [ERP, STATUS])
+    sim.add_webhook(api_body(label="made by hand", url="https://other.example.com"))
+    stack.pulumi("refresh", "--yes")
+    stack.declare([{**ERP, "label": "ERP sync 2"}, STATUS])
+    for command in (["preview"], ["preview", "--refresh"]):
+        assert summary(stack.pulumi(*command).stdout) == {"to update": 1, "unchanged": 3}
+    calls = CallsSince(sim)
+    assert summary(stack.up().stdout) == {"updated": 1, "unchanged": 3}
+    assert calls.writes() == {"PUT": 1}
+    for command in (["preview"], ["preview", "--refresh"]):
+        assert summary(stack.pulumi(*command).stdout) == {"unchanged": 4}
+    assert summary(stack.up().stdout) == {"unchanged": 4}
+
+
+def test_refresh_with_the_program_shows_the_unmanaged_webhooks_as_they_are(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    """The README's answer to "what is unmanaged now?", with three webhooks made by hand."""
+    up_with(stack, [ERP])
+    for number in range(3):
+        sim.add_webhook(api_body(label=f"hand {number}", url=f"https://h{number}.example.com"))
+    stack.pulumi("refresh", "--run-program", "--yes")
+    labels = sorted(entry["label"] for entry in stack.outputs()["unmanaged"])
+    assert labels == ["hand 0", "hand 1", "hand 2"]
 
 
 def test_renaming_with_an_alias_does_not_recreate(stack: LocalStack, sim: SimulatorControl) -> None:
