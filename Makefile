@@ -31,8 +31,9 @@ lint: setup  ## ruff (lint and format) and mypy
 
 check: lint test  ## what CI runs
 
-demo: setup  ## the whole story on loopback with the real pulumi CLI
-	$(PY) -m scripts.demo
+PLUGINS ?= auto
+demo: setup  ## the whole story on loopback with the real pulumi CLI (PLUGINS=official|stand-ins|auto)
+	$(PY) -m scripts.demo --plugins $(PLUGINS)
 
 bench: setup  ## benchmarks against the simulator; writes nothing, prints a table
 	$(PY) -m scripts.bench

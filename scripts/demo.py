@@ -8,6 +8,7 @@ places an order that the shop delivers to the receiver, and shows that a second
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import textwrap
@@ -17,7 +18,7 @@ from xml.dom import minidom
 
 from provider.client import ShoprenterClient
 from provider.settings import ConnectionSettings, stack_config
-from sandbox.local_engine import LocalStack, pulumi_binary
+from sandbox.local_engine import PLUGIN_SETS, LocalStack, PluginsUnavailable, pulumi_binary
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.receiver import Delivery, Receiver
 
@@ -88,9 +89,24 @@ def list_shop(control: SimulatorControl) -> None:
         show(f"{'':22} id {live.id}; sends {fields}")
 
 
+def engine(plugins: str) -> Path:
+    """The CLI with this plugin set; ``auto``: Pulumi's official plugins, which users run,
+    where they can be built here, else the stand-ins."""
+    if plugins != "auto":
+        return pulumi_binary(plugins)
+    try:
+        return pulumi_binary("official")
+    except PluginsUnavailable as missing:
+        show(f"{missing}: using the stand-in plugins")
+        return pulumi_binary("stand-ins")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plugins", choices=("auto", *PLUGIN_SETS), default="auto")
+    plugins = parser.parse_args().plugins
     step("Finding or building the Pulumi CLI (the first build takes several minutes)")
-    binary = pulumi_binary()
+    binary = engine(plugins)
     show(f"using {binary}")
     with (
         Simulator() as simulator,

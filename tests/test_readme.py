@@ -1,0 +1,253 @@
+"""The README is a contract: every shell block it shows runs, in order, as a person would run
+it, against the simulator, with each plugin set.
+
+The walk happens in a copy of this repository (its tracked files, times kept, the virtualenv
+linked), with the virtualenv and the CLI on ``PATH`` as the README asks. Only what the README
+itself says is put in: the simulator's address for 127.0.0.1:8765 and its demo client for the
+placeholders. Confirmations are skipped (``PULUMI_SKIP_CONFIRMATIONS``), as a person at the
+terminal answers yes. Where a block needs a situation first (webhooks declared, one made by hand, a
+run killed midway), the walk makes it before running the block, and checks the outcome after.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox.local_engine import ROOT, engine_environment
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.helpers import api_body
+
+pytestmark = pytest.mark.engine
+
+README = ROOT / "README.md"
+README_ADDRESS = "127.0.0.1:8765"
+# Commands the README shows that this walk does not run, and why.
+NOT_RUN_HERE = {
+    "make test": "it runs this test: .ci/run runs it, through make check",
+    "make check": "what .ci/run runs: make lint (run here) and make test",
+    "make bench": "minutes of measuring that assert nothing; docs/benchmarks.md has its figures",
+}
+
+
+def shell_blocks(text: str) -> list[list[str]]:
+    """The README's ```sh blocks, in order, each as its command lines (comments dropped)."""
+    blocks = []
+    for body in re.findall(r"^ *```sh\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
+        lines = [line.split(" # ")[0].strip() for line in body.splitlines()]
+        blocks.append([line for line in lines if line and not line.startswith("#")])
+    return blocks
+
+
+def declared_webhooks(text: str) -> list[dict[str, Any]]:
+    """The webhooks of the README's example declaration (its first ```yaml block)."""
+    block = re.search(r"^```yaml\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert block, "the README lost its example declaration"
+    webhooks: list[dict[str, Any]] = yaml.safe_load(block[1])["config"][
+        "shoprenter-webhooks:webhooks"
+    ]
+    return webhooks
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def copy_of_repository(target: Path) -> Path:
+    """The tracked files, with their times (so make sees the virtualenv as up to date)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name, follow_symlinks=False)
+    (target / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    return target
+
+
+class Walk:
+    """A person working through the README in a copy of the repository."""
+
+    def __init__(self, workdir: Path, binary: Path, plugins: str) -> None:
+        self.repo = copy_of_repository(workdir / "repo")
+        shared = ROOT.parent / "shared"  # the official plugins' source, beside a clone
+        if shared.exists():
+            (workdir / "shared").symlink_to(shared, target_is_directory=True)
+        (workdir / "state").mkdir()
+        self.port = port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        self.sim = SimulatorControl(f"http://{self.address}")
+        self.environment = {
+            **engine_environment(binary, workdir / "pulumi-home", f"file://{workdir / 'state'}"),
+            "PLUGINS": plugins,
+        }
+        self.environment["PATH"] = f"{self.repo / '.venv' / 'bin'}:{self.environment['PATH']}"
+        self.background: list[subprocess.Popen[str]] = []
+        self.substitutions = {
+            README_ADDRESS: self.address,
+            "make simulator": f"make simulator PORT={port}",
+            "<client id>": DEFAULT_CLIENT_ID,
+            "<client secret>": DEFAULT_CLIENT_SECRET,
+        }
+
+    def command(self, line: str) -> str:
+        for written, here in self.substitutions.items():
+            line = line.replace(written, here)
+        return line
+
+    def run_block(self, lines: list[str]) -> subprocess.CompletedProcess[str]:
+        """One block as one shell script: it stops at the first command that fails."""
+        script = "\n".join(["set -euo pipefail", *(self.command(line) for line in lines)])
+        done = subprocess.run(
+            ["bash", "-c", script],
+            check=False,
+            cwd=self.repo,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, f"README block failed:\n{script}\n{done.stdout}{done.stderr}"
+        return done
+
+    def start(self, line: str) -> None:
+        """A command the README sends to the background (``... &``), until the walk ends."""
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {self.command(line.removesuffix('&').strip())}"],
+            cwd=self.repo,
+            env=self.environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        self.background.append(process)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"`{line}` did not start serving on {self.address}")
+
+    def stop(self) -> None:
+        for process in self.background:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+    def stack_file(self) -> Path:
+        return self.repo / "Pulumi.production.yaml"
+
+    def edit_stack_config(self, key: str, value: Any) -> None:
+        document = yaml.safe_load(self.stack_file().read_text(encoding="utf-8"))
+        document["config"][key] = value
+        self.stack_file().write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    def labels(self) -> list[str]:
+        return sorted(hook["label"] for hook in self.sim.webhooks())
+
+
+# What the walk makes happen before a block (keyed by the block's first command) ...
+def declare_the_example(walk: Walk) -> None:
+    """Step 3: "Declare the webhooks (above) in Pulumi.production.yaml"."""
+    walk.edit_stack_config("shoprenter-webhooks:webhooks", declared_webhooks(README.read_text()))
+
+
+def make_one_by_hand(walk: Walk) -> None:
+    walk.sim.add_webhook(api_body(label="made by hand", url="https://partner.example.com/x"))
+
+
+def kill_an_up_midway(walk: Walk) -> None:
+    """A run killed after its first create: more hooks declared, the CLI killed (-9)."""
+    webhooks_file = walk.repo / "webhooks.yaml"
+    document = yaml.safe_load(webhooks_file.read_text(encoding="utf-8"))
+    document["webhooks"] += [
+        {"name": f"extra-{n}", "event": "order_confirm", "url": f"https://x.example.com/{n}"}
+        for n in range(4)
+    ]
+    webhooks_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    before = len(walk.sim.webhooks())
+    run = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--stack", "production"],
+        cwd=walk.repo,
+        env=walk.environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(walk.sim.webhooks()) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    time.sleep(3)  # the plugins end with the engine
+
+
+# ... and what it checks after.
+def unmanaged_is_shown(walk: Walk, done: subprocess.CompletedProcess[str]) -> None:
+    assert "made by hand" in done.stdout
+
+
+def recovered_to_the_declared_set(walk: Walk, _done: subprocess.CompletedProcess[str]) -> None:
+    declared = yaml.safe_load((walk.repo / "webhooks.yaml").read_text(encoding="utf-8"))
+    expected = [hook.get("label", hook["name"]) for hook in declared["webhooks"]]
+    assert walk.labels() == sorted([*expected, "made by hand"])
+
+
+BEFORE: dict[str, Callable[[Walk], None]] = {
+    "pulumi preview": declare_the_example,
+    "pulumi refresh --run-program --yes": make_one_by_hand,
+    "pulumi cancel --yes": kill_an_up_midway,
+}
+AFTER: dict[str, Callable[[Walk, subprocess.CompletedProcess[str]], None]] = {
+    "pulumi refresh --run-program --yes": unmanaged_is_shown,
+    "pulumi cancel --yes": recovered_to_the_declared_set,
+}
+
+
+@pytest.fixture
+def walk(tmp_path: Path, pulumi_path: Path, request: pytest.FixtureRequest) -> Iterator[Walk]:
+    plugins = request.node.callspec.params["pulumi_path"]
+    walking = Walk(tmp_path, pulumi_path, plugins)
+    try:
+        yield walking
+    finally:
+        walking.stop()
+
+
+def test_every_shell_block_of_the_readme_runs(walk: Walk) -> None:
+    blocks = shell_blocks(README.read_text(encoding="utf-8"))
+    ran: list[str] = []
+    for lines in blocks:
+        runnable = [line for line in lines if line not in NOT_RUN_HERE]
+        if not runnable:
+            continue
+        first = runnable[0]
+        if first in BEFORE and first not in ran:
+            BEFORE[first](walk)
+        foreground = [line for line in runnable if not line.endswith("&")]
+        for line in runnable:
+            if line.endswith("&"):
+                walk.start(line)
+        done = walk.run_block(foreground) if foreground else None
+        if done is not None and first in AFTER and first not in ran:
+            AFTER[first](walk, done)
+        ran.extend(runnable)
+    assert set(BEFORE) | set(AFTER) <= set(ran), "a situation no README block needs any more"
+    assert {line for block in blocks for line in block} - set(ran) == set(NOT_RUN_HERE)
