@@ -35,8 +35,8 @@ PLUGINS ?= auto
 demo: setup  ## the whole story on loopback with the real pulumi CLI (PLUGINS=official|stand-ins|auto)
 	$(PY) -m scripts.demo --plugins $(PLUGINS)
 
-bench: setup  ## benchmarks against the simulator; writes nothing, prints a table
-	$(PY) -m scripts.bench
+bench: setup  ## benchmarks against the simulator; writes nothing, prints a table (ROWS=2,11: some)
+	$(PY) -m scripts.bench $(if $(ROWS),--rows $(ROWS))
 
 simulator: setup  ## a simulated shop on 127.0.0.1:$(PORT) until Ctrl-C
 	$(PY) -m sandbox.simulator --port $(PORT)

@@ -46,14 +46,16 @@ def pulumi_binary(plugins: str = "stand-ins") -> Path:
     return Path(found.stdout.strip())
 
 
-def scratch_project(target: Path, project_dir: Path = ROOT) -> Path:
+def scratch_project(
+    target: Path, project_dir: Path = ROOT, virtualenv: Path = Path(sys.prefix)
+) -> Path:
     """A throw-away copy of the project: ``Pulumi.yaml``, ``__main__.py``, links to
-    ``provider/`` and to this interpreter's virtualenv as ``.venv`` (what ``Pulumi.yaml``'s
-    ``virtualenv`` option names, which Pulumi's official plugins run)."""
+    ``provider/`` and to a virtualenv (this interpreter's unless told) as ``.venv``, which
+    ``Pulumi.yaml``'s ``virtualenv`` option names and Pulumi's official plugins run."""
     target.mkdir(parents=True, exist_ok=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(project_dir / name, target / name)
-    for name, source in (("provider", project_dir / "provider"), (".venv", Path(sys.prefix))):
+    for name, source in (("provider", project_dir / "provider"), (".venv", virtualenv)):
         link = target / name
         if not link.exists():
             link.symlink_to(source, target_is_directory=True)
@@ -110,11 +112,12 @@ class LocalStack:
         project_dir: Path = ROOT,
         backend: Optional[str] = None,
         extra_environment: Optional[dict[str, str]] = None,
+        virtualenv: Path = Path(sys.prefix),
     ) -> None:
         """``backend``: a state backend URL (default: a ``file://`` folder in ``workdir``);
         ``extra_environment``: what that backend needs (S3 keys, for one)."""
         self.workdir = workdir
-        self.project = scratch_project(workdir / "project", project_dir)
+        self.project = scratch_project(workdir / "project", project_dir, virtualenv)
         self.binary = binary
         self.stack = stack
         (workdir / "state").mkdir(exist_ok=True)

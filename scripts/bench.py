@@ -21,15 +21,21 @@ with its floor and the ratio between them:
 9. state backends: ``pulumi up`` creating N=30 and an unchanged ``up`` of N=200 on file://,
    postgres:// (a real server) and s3:// (moto), engine ms per resource (no shop limit);
 10. ``PULUMI_SKIP_CHECKPOINTS=true``: the same create of N=100 with and without it;
+11. each plugin set: an unchanged ``pulumi up`` of N=20 and N=200 with the stand-in plugins,
+    with Pulumi's official ones, and with the official ones over a virtualenv of the runtime
+    requirements alone; and what the official language host's dependency check (``pip list``)
+    costs per program run in each virtualenv;
 7. the shop's whole webhook set at 3 req/s: ``python -m provider export`` of 500 webhooks
    (pages of 200) against its calls / 3, and a refresh of 10 managed webhooks among 500 with
    the inventory against the same refresh without it plus the inventory's calls / 3.
 
-No timed assertion anywhere: these are figures to read, not tests.
+``make bench ROWS=2,11`` runs only those rows. No timed assertion anywhere: these are figures
+to read, not tests.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -50,7 +56,13 @@ from provider import WebhookProvider
 from provider.settings import stack_config
 from sandbox import backends
 from sandbox.gitops import ShopRepo
-from sandbox.local_engine import ROOT, LocalStack, pulumi_binary, shoprenter_variables
+from sandbox.local_engine import (
+    ROOT,
+    LocalStack,
+    PluginsUnavailable,
+    pulumi_binary,
+    shoprenter_variables,
+)
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.limits import LIMITERS
 
@@ -538,37 +550,121 @@ def print_table(rows: list[Row]) -> None:
         print("| " + " | ".join(row.cells()) + " |")
 
 
+def plugin_rows(simulator: Simulator, scratch: Path) -> list[Row]:
+    """Row 11: an unchanged up of 20 and of 200 with each plugin set, and with the official
+    set over a virtualenv of the runtime requirements alone (what a GitOps repository has)."""
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=None)
+    lean = runtime_virtualenv(scratch / "runtime-venv")
+    setups = [("stand-ins", Path(sys.prefix)), ("official", Path(sys.prefix)), ("official", lean)]
+    rows = []
+    for count in (20, 200):
+        measured: list[tuple[str, float]] = []
+        for plugins, virtualenv in setups:
+            try:
+                binary = pulumi_binary(plugins)
+            except PluginsUnavailable as missing:
+                print(f"row 11: {missing}", flush=True)
+                continue
+            venv = "runtime-only venv" if virtualenv == lean else "dev venv"
+            folder = scratch / f"row11-{plugins}-{venv.replace(' ', '-')}-{count}"
+            stack = LocalStack(folder, binary, "bench", virtualenv=virtualenv)
+            stack.create(control.connection(requestsPerSecond="1000"))
+            up_with_hooks(stack, count)
+            seconds = min(measure(control, stack.up)[0] for _ in range(3))
+            measured.append((f"11. pulumi up, no change, N={count}, {plugins}, {venv}", seconds))
+        floor = measured[0][1]  # the stand-ins' same up
+        note = "floor: the same up with the stand-ins"
+        rows += [Row(name, seconds, floor, Counter(), 0, note) for name, seconds in measured]
+    return rows
+
+
+def runtime_virtualenv(folder: Path) -> Path:
+    """A virtualenv with requirements.txt only, at the pip of this one."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    ours = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    subprocess.run([*pip, f"pip=={ours}"], check=True)
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
+    return folder
+
+
+def dependency_check_seconds(virtualenv: Path, runs: int = 3) -> float:
+    """What the official language host's dependency check costs per program run: it lists
+    the virtualenv's packages with pip (the scan of each for a pulumi-plugin.json follows)."""
+    python = str(virtualenv / "bin" / "python")
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [python, "-m", "pip", "list", "--format", "json"], check=True, capture_output=True
+        )
+        samples.append(time.perf_counter() - started)
+    return min(samples)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description="make bench: figures against the call floor")
+    parser.add_argument("--rows", help="only these rows, e.g. 2,11 (default: all)")
+    chosen = parser.parse_args().rows
+    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 12))
     print("Finding or building the Pulumi CLI...", flush=True)
     binary = pulumi_binary()
     rows: list[Row] = []
+    peak_kib = 0
     with Simulator() as simulator, tempfile.TemporaryDirectory(prefix="shoprenter-bench-") as tmp:
         scratch = Path(tmp)
-        print("row 1: provider level...", flush=True)
-        rows += provider_rows(simulator, 30, AT_SHOP_LIMIT)
-        print("row 2: real engine at 3 req/s...", flush=True)
-        rows += engine_rows(simulator, binary, scratch, 30)
-        print("row 3: real engine, no limit, 30 ms latency...", flush=True)
-        row3, row6, peak_kib = unlimited_rows(simulator, binary, scratch, 100)
-        rows += row3
-        rows += provider_rows(simulator, 100, UNLIMITED)
-        print("row 5: pulumi up N=60 under each limiter, with jitter...", flush=True)
-        rows += limiter_rows(simulator, binary, scratch, 60)
-        rows.append(row6)
-        print("row 7: export and the inventory at 3 req/s...", flush=True)
-        rows += shop_set_rows(simulator, binary, scratch)
-        print("row 8: the fleet, 20 shops...", flush=True)
-        rows += fleet_rows(binary, scratch)
-        print("row 9: state backends (file, postgres, s3)...", flush=True)
-        rows += backend_rows(simulator, binary, scratch)
-        print("row 10: PULUMI_SKIP_CHECKPOINTS...", flush=True)
-        rows += checkpoint_rows(simulator, binary, scratch)
-    base, ours = import_seconds()
+        if 1 in wanted:
+            print("row 1: provider level...", flush=True)
+            rows += provider_rows(simulator, 30, AT_SHOP_LIMIT)
+        if 2 in wanted:
+            print("row 2: real engine at 3 req/s...", flush=True)
+            rows += engine_rows(simulator, binary, scratch, 30)
+        if wanted & {3, 4, 6}:
+            print("row 3: real engine, no limit, 30 ms latency...", flush=True)
+            row3, row6, peak_kib = unlimited_rows(simulator, binary, scratch, 100)
+            rows += row3
+            rows += provider_rows(simulator, 100, UNLIMITED)
+        if 5 in wanted:
+            print("row 5: pulumi up N=60 under each limiter, with jitter...", flush=True)
+            rows += limiter_rows(simulator, binary, scratch, 60)
+        if wanted & {3, 4, 6}:
+            rows.append(row6)
+        if 7 in wanted:
+            print("row 7: export and the inventory at 3 req/s...", flush=True)
+            rows += shop_set_rows(simulator, binary, scratch)
+        if 8 in wanted:
+            print("row 8: the fleet, 20 shops...", flush=True)
+            rows += fleet_rows(binary, scratch)
+        if 9 in wanted:
+            print("row 9: state backends (file, postgres, s3)...", flush=True)
+            rows += backend_rows(simulator, binary, scratch)
+        if 10 in wanted:
+            print("row 10: PULUMI_SKIP_CHECKPOINTS...", flush=True)
+            rows += checkpoint_rows(simulator, binary, scratch)
+        if 11 in wanted:
+            print("row 11: each plugin set, unchanged up of 20 and 200...", flush=True)
+            rows += plugin_rows(simulator, scratch)
+            for name, venv in (
+                ("dev", Path(sys.prefix)),
+                ("runtime-only", scratch / "runtime-venv"),
+            ):
+                print(
+                    f"11. pip list in the {name} virtualenv: "
+                    f"{dependency_check_seconds(venv) * 1000:.0f} ms",
+                    flush=True,
+                )
     print(f"\nMachine: {describe_machine(binary)}\n")
     print_table(rows)
-    print()
-    print(f"4. import pulumi.dynamic: {base * 1000:.0f} ms; provider on top: {ours * 1000:.0f} ms")
-    print(f"4. provider process peak RSS during row 3: {peak_kib / 1024:.1f} MiB")
+    if wanted & {3, 4, 6}:
+        base, ours = import_seconds()
+        print()
+        print(
+            f"4. import pulumi.dynamic: {base * 1000:.0f} ms; provider on top: {ours * 1000:.0f} ms"
+        )
+        print(f"4. provider process peak RSS during row 3: {peak_kib / 1024:.1f} MiB")
 
 
 if __name__ == "__main__":
