@@ -20,6 +20,7 @@ import yaml
 from .client import ShoprenterClient
 from .errors import SettingsError, ShoprenterError
 from .export import FORMATS, export
+from .ownership import OWNER_KEY
 from .rules import Rules
 from .settings import ConnectionSettings
 
@@ -36,6 +37,13 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         "--output", "-o", help="write to this file (mode 0600) instead of stdout"
     )
     exporting.add_argument("--stack", help="read shoprenter:* settings from this stack's config")
+    exporting.add_argument(
+        "--owner",
+        action="append",
+        default=[],
+        metavar="OWNER|any",
+        help="also export webhooks this owner marks (any: every owner's); repeatable",
+    )
     exporting.add_argument(
         "--format",
         choices=FORMATS,
@@ -72,6 +80,19 @@ def project_name(project_dir: Path) -> str:
     )
 
 
+def owners_to_export(
+    args: argparse.Namespace, config: dict[str, Any], namespace: str
+) -> Optional[frozenset[str]]:
+    """The owners whose marked webhooks are exported: those named with ``--owner`` (``any``:
+    all), and with ``--stack`` that stack's own (its orphans)."""
+    if "any" in args.owner:
+        return None
+    owners = set(args.owner)
+    if args.stack:
+        owners.add(config.get(f"{namespace}:{OWNER_KEY}") or f"{namespace}/{args.stack}")
+    return frozenset(owners)
+
+
 def show_progress(pages: int, webhooks: int) -> None:
     end = "\r" if sys.stderr.isatty() else "\n"
     print(f"listing the shop's webhooks: page {pages}, {webhooks} so far", end=end, file=sys.stderr)
@@ -86,7 +107,7 @@ def run_export(args: argparse.Namespace) -> int:
     listing = ShoprenterClient(settings).list(on_page=show_progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    result = export(listing, rules)
+    result = export(listing, rules, owners_to_export(args, config, namespace))
     text = result.render(args.format)
     if args.output:
         descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -98,6 +119,8 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"exported {len(result.entries)} webhooks to {where}", file=sys.stderr)
     for reason in result.left_out:
         print(f"left out {reason}", file=sys.stderr)
+    for reason in result.skipped:
+        print(f"skipped {reason} (--owner OWNER or --owner any to include)", file=sys.stderr)
     if result.extra_fields and args.format != "stack-config":
         fields = json.dumps(sorted(result.extra_fields))
         print(f"their fields need shoprenter-webhooks:extraFields: {fields}", file=sys.stderr)

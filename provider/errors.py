@@ -6,7 +6,8 @@ The hierarchy::
     ├── CredentialsRejected    the shop or its token endpoint refused the configured credentials
     ├── NotFound               the webhook is not (or no longer) on the shop
     ├── RateLimited            429: refused, not carried out; may say when to come back
-    └── AmbiguousOutcome       no clear answer (timeout, dropped connection, 5xx): may have worked
+    ├── AmbiguousOutcome       no clear answer (timeout, dropped connection, 5xx): may have worked
+    └── OwnedElsewhere         the webhook is marked as another owner's: not taken over
     SettingsError              the connection settings are missing or wrong (a ValueError)
     DeclarationError           the declared webhooks are wrong, listed entry by entry (a ValueError)
     EngineGone                 the engine that started this process is gone: no call is started
@@ -78,6 +79,25 @@ class RateLimited(ShoprenterError):
 
 class AmbiguousOutcome(ShoprenterError):
     """No clear answer came back (timeout, dropped connection, 5xx): the call may have worked."""
+
+
+class OwnedElsewhere(ShoprenterError):
+    """The webhook to take over carries another owner's marker (see :mod:`provider.ownership`).
+
+    Raised before anything is written, with how to move the webhook on purpose.
+    """
+
+    def __init__(self, webhook_id: str, label: str, owner: str, mine: Optional[str]) -> None:
+        super().__init__(
+            "take over webhook",
+            f"webhook {webhook_id} ({label!r}) is managed by another stack, {owner}; this stack "
+            f"({mine}) leaves it alone. To move it here on purpose, first drop it from {owner}'s "
+            f"state without deleting it (`pulumi state delete URN` there), then set "
+            f"shoprenter-webhooks:takeOverFrom: [{owner}] here. If {owner} keeps it in its state, "
+            "its next refresh releases it (deleting nothing), but an update there before that "
+            "refresh would mark it back as its own",
+            subject=label,
+        )
 
 
 class SettingsError(ValueError):

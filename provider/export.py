@@ -2,7 +2,9 @@
 
 ``python -m provider export`` lists the shop and writes one entry per webhook, every property
 in canonical form and ``adoptId`` set, so that pointing ``webhooksFile`` at the result and
-running ``pulumi up`` writes nothing to the shop and the next preview shows no change.
+running ``pulumi up`` writes nothing to the shop but each webhook's owner marker (one PUT of
+its label) and the next preview shows no change. Webhooks another stack marks are skipped
+unless asked for (``--owner``).
 Webhooks no declaration can describe (several delivery targets, a plain-http target, an empty
 label, a target outside ``allowedTargets``) are left out and listed with the reason.
 """
@@ -13,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -33,6 +35,7 @@ class Export:
     entries: list[dict[str, Any]] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     extra_fields: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
 
     def render(self, format: str) -> str:
         """The YAML document: a ``webhooksFile``, or the block to paste into a stack file."""
@@ -45,11 +48,22 @@ class Export:
         return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
-def export(listing: Listing, rules: Rules) -> Export:
-    """Describe every webhook of ``listing`` as a declaration that takes it over as it is."""
+def export(
+    listing: Listing, rules: Rules, owners: Optional[frozenset[str]] = frozenset()
+) -> Export:
+    """Describe every webhook of ``listing`` as a declaration that takes it over as it is,
+    its label without an owner's marker.
+
+    Webhooks another owner marks are skipped (and listed) unless that owner is in ``owners``
+    (``None``: every owner); unmarked ones are always described.
+    """
     result = Export()
     names = UniqueNames()
     for live in listing.webhooks:
+        owner = live.state.owner
+        if owner is not None and owners is not None and owner not in owners:
+            result.skipped.append(f"{live.id} ({live.state.label!r}): owned by {owner}")
+            continue
         needed = _undocumented_fields(live) - rules.extra_fields
         entry = _entry(names.take(live.state.label or live.id), live)
         props = {key: value for key, value in entry.items() if key != "name"}
@@ -72,6 +86,7 @@ def export(listing: Listing, rules: Rules) -> Export:
 def _entry(name: str, live: LiveWebhook) -> dict[str, Any]:
     props = live.state.to_props()
     props["adoptId"] = live.id
+    del props["owner"]  # the stack that takes it over marks it as its own
     return {"name": name, **props}
 
 

@@ -6,7 +6,9 @@ One :class:`WebhookInventory` per stack, declared after (and depending on) every
   once, every page, and records each webhook this stack does not manage: id, event, label and
   target host, never the URL (it may carry a secret).
 * ``check`` hands that refreshed record to this run's plan, once. In ``prune`` mode the plan
-  lists the unmanaged webhooks whose every target matches ``pruneTargets``: the preview shows
+  lists the unmanaged webhooks that no owner marks and whose every target matches
+  ``pruneTargets``, and this stack's own orphans (its marker, not in its state) wherever they
+  deliver; another owner's webhook never (:mod:`provider.ownership`). The preview shows
   exactly what ``up`` will delete, and a later run without a new refresh deletes nothing. A plan
   larger than ``pruneLimit`` fails at ``check``, before anything is deleted.
 * ``diff`` reports a change only when the plan deletes something, so that a preview lists what
@@ -29,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import pulumi
 from pulumi import dynamic
 
-from .errors import ShoprenterError
+from .errors import OwnedElsewhere, ShoprenterError
+from .ownership import describe_owner
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
 from .shop_provider import ShopProvider, before_registration
 
@@ -39,7 +42,7 @@ if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
 MODES = ("report", "prune", "ignore")
 DEFAULT_PRUNE_LIMIT = 10
 # What the program declares; the rest of the state is the inventory's own record.
-PLAN_KEYS = ("mode", "managed", "adopting", "declared", "pruneTargets", "pruneLimit")
+PLAN_KEYS = ("mode", "owner", "managed", "adopting", "declared", "pruneTargets", "pruneLimit")
 INVENTORY_ID = "shop-webhook-inventory"
 
 Entry = dict[str, Any]
@@ -48,24 +51,26 @@ Entry = dict[str, Any]
 def entries_of(listing: Listing) -> list[Entry]:
     """Every listed webhook as the inventory records it: no URL, only where it delivers."""
     found = [
-        _entry(live.id, live.state.event, live.state.label, [live.state.url], live.state.twin_key())
+        _entry(live.id, live.state.event, live.state.label, live.state.owner, [live.state.url])
+        | {"twin": live.state.twin_key()}
         for live in listing.webhooks
     ]
     found += [
-        _entry(hook.id, hook.event, hook.label, list(hook.urls), "")
+        _entry(hook.id, hook.event, hook.label, hook.owner, list(hook.urls))
         for hook in listing.unmanageable
     ]
     return found
 
 
-def _entry(webhook_id: str, event: str, label: str, urls: list[str], twin: str) -> Entry:
+def _entry(webhook_id: str, event: str, label: str, owner: Optional[str], urls: list[str]) -> Entry:
     return {
         "id": webhook_id,
         "event": event,
         "label": label,
+        "owner": owner,
         "host": ", ".join(host_of(url) for url in urls),
         "origins": [origin_of(url) for url in urls],
-        "twin": twin,
+        "twin": "",
     }
 
 
@@ -75,9 +80,10 @@ def in_scope(entry: Entry, patterns: tuple[HostPattern, ...]) -> bool:
     return bool(origins) and all(matches_any(origin, patterns) for origin in origins)
 
 
-def describe(entry: Entry) -> str:
-    """One webhook for a person: label, event and host."""
-    return f"{entry['label']!r} ({entry['event']} -> {entry['host']})"
+def describe(entry: Entry, mine: Optional[str]) -> str:
+    """One webhook for a person: label, event, host and owner."""
+    owner = describe_owner(entry.get("owner"), mine)
+    return f"{entry['label']!r} ({entry['event']} -> {entry['host']}; {owner})"
 
 
 class InventoryProvider(ShopProvider):
@@ -88,20 +94,44 @@ class InventoryProvider(ShopProvider):
         plan = {key: news.get(key) for key in PLAN_KEYS}
         managed = plan["managed"] if isinstance(plan["managed"], list) else []
         keep = not_taken_over(managed, plan["adopting"] or [], plan["declared"] or [])
-        unmanaged = [entry for entry in olds.get("unmanaged") or [] if keep(entry)]
-        prunable: list[Entry] = []
-        failures: list[dynamic.CheckFailure] = []
+        record: list[Entry] = olds.get("unmanaged") or []
+        unmanaged = [entry for entry in record if keep(entry)]
+        failures = self._foreign_take_overs(record, keep, plan["owner"])
         try:
             patterns = parse_patterns(plan["pruneTargets"] or [], "pruneTargets")
         except ValueError as error:
-            patterns, failures = (), [dynamic.CheckFailure("pruneTargets", str(error))]
+            patterns = ()
+            failures.append(dynamic.CheckFailure("pruneTargets", str(error)))
+        prunable: list[Entry] = []
         if plan["mode"] == "prune" and olds.get("fresh"):
-            prunable = [entry for entry in unmanaged if in_scope(entry, patterns)]
+            ids_known = all(isinstance(item, str) for item in managed)
+            orphans = plan["owner"] if ids_known and not self._resources_changed() else None
+            prunable = [entry for entry in unmanaged if _prunable(entry, patterns, orphans)]
         limit = int(plan["pruneLimit"] or 0)
         if len(prunable) > limit:
             failures.append(dynamic.CheckFailure("pruneLimit", _over_limit(len(prunable), limit)))
         inputs = {**plan, "unmanaged": unmanaged, "prunable": prunable, "fresh": False}
         return dynamic.CheckResult(inputs, failures)
+
+    def _foreign_take_overs(
+        self, record: list[Entry], keep: Callable[[Entry], bool], mine: Optional[str]
+    ) -> list[dynamic.CheckFailure]:
+        """A failure for each webhook this run would take over (``adoptId``, a twin) that the
+        last refresh saw marked by another owner not in ``takeOverFrom``: before any write."""
+        allowed = self._rules.take_over_from
+        return [
+            dynamic.CheckFailure(
+                "declared", str(OwnedElsewhere(entry["id"], entry["label"], entry["owner"], mine))
+            )
+            for entry in record
+            if not keep(entry) and entry.get("owner") not in (None, mine, *allowed)
+        ]
+
+    def _resources_changed(self) -> bool:
+        """Whether this process created or updated a webhook resource: this run's preview
+        could not know their ids then, so orphans wait for a run that changes none (and the
+        preview and the update decide alike)."""
+        return self._settings is not None and self._ledger().resources_changed
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """A change only when the plan deletes something: the preview lists what changes on
@@ -128,7 +158,11 @@ class InventoryProvider(ShopProvider):
         if len(prunable) > limit:
             raise ShoprenterError("prune webhooks", _over_limit(len(prunable), limit))
         ledger = self._ledger()
-        pruned = [entry for entry in prunable if ledger.prune(entry["id"], entry["label"])]
+        pruned = [
+            entry
+            for entry in prunable
+            if ledger.prune(entry["id"], entry["label"], entry.get("owner"))
+        ]
         gone = {entry["id"] for entry in pruned}
         unmanaged = [entry for entry in news.get("unmanaged") or [] if entry["id"] not in gone]
         return dynamic.UpdateResult(
@@ -137,6 +171,15 @@ class InventoryProvider(ShopProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Forget the inventory; ``destroy`` never prunes."""
+
+
+def _prunable(entry: Entry, patterns: tuple[HostPattern, ...], orphans_of: Optional[str]) -> bool:
+    """Unowned and in scope, or an orphan of ``orphans_of`` (wherever it delivers); another
+    owner's webhook never."""
+    owner = entry.get("owner")
+    if owner is None:
+        return in_scope(entry, patterns)
+    return orphans_of is not None and owner == orphans_of
 
 
 def not_taken_over(
@@ -172,6 +215,7 @@ class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInven
         resource_name: str,
         *,
         managed: pulumi.Input[list[str]],
+        owner: str,
         mode: str = "report",
         adopting: Optional[list[str]] = None,
         declared: Optional[list[str]] = None,
@@ -182,6 +226,7 @@ class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInven
         """Declare the inventory; ``managed`` should be the ids of every ``Webhook``."""
         props = {
             "mode": mode,
+            "owner": owner,
             "managed": managed,
             "adopting": adopting or [],
             "declared": declared or [],

@@ -10,7 +10,11 @@ the provider's calls mean on the shop:
   it posts again, so a POST that landed is found, not repeated;
 * a webhook is *claimed* before it is touched, so two resources never share one;
 * a webhook taken over in this process is never deleted by it (a resource renamed without an
-  alias is created anew, adopting its twin, before the old resource is deleted).
+  alias is created anew, adopting its twin, before the old resource is deleted);
+* another owner's webhook (its label's marker, :mod:`provider.ownership`) is never taken over
+  unless the stack names that owner in ``takeOverFrom``, and never deleted: a delete first
+  looks at the marker in the process's one listing, and lets go of a webhook marked by
+  someone else since.
 
 One ledger per shop and process (:func:`ledger_for`), shared by the engine's worker threads.
 """
@@ -23,9 +27,10 @@ import threading
 from typing import Optional
 
 from .client import ShoprenterClient
-from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError
-from .lifeline import pause
+from .errors import AmbiguousOutcome, NotFound, OwnedElsewhere, RateLimited, ShoprenterError
+from .lifeline import pause, warn
 from .model import LiveWebhook, WebhookState
+from .ownership import describe_owner
 from .settings import ConnectionSettings
 
 # POSTs whose outcome was unclear before giving up, and refusals (429) before giving up.
@@ -46,18 +51,27 @@ class WebhookLedger:
         self._claimed: set[str] = set()
         # Ids of existing webhooks taken over in this process.
         self._taken_over: set[str] = set()
+        # Whether a resource was created (made or adopted) or updated in this process.
+        self.resources_changed = False
 
     def read(self, webhook_id: str) -> Optional[LiveWebhook]:
         """The webhook as the shop has it now, or ``None`` when it is gone."""
         return self.client.get(webhook_id)
 
-    def create(self, state: WebhookState) -> LiveWebhook:
-        """Make the shop have this webhook, adopting an identical one instead of duplicating it."""
+    def create(
+        self, state: WebhookState, take_over_from: frozenset[str] = frozenset()
+    ) -> LiveWebhook:
+        """Make the shop have this webhook, adopting an identical one instead of duplicating it.
+
+        A webhook another owner marks is never adopted (:class:`OwnedElsewhere`, before any
+        write) unless that owner is in ``take_over_from``.
+        """
+        self.resources_changed = True
         if state.adopt_id:
-            return self._adopt(state.adopt_id, state)
+            return self._adopt(state.adopt_id, state, take_over_from)
         twin = self._find_twin(state, fresh=False)
         if twin is not None:
-            return self._take_over(twin, state)
+            return self._take_over(twin, state, take_over_from)
         return self._post_until_clear(state)
 
     def _post_until_clear(self, state: WebhookState) -> LiveWebhook:
@@ -79,13 +93,14 @@ class WebhookLedger:
                 unclear += 1
                 twin = self._find_twin(state, fresh=True)
                 if twin is not None:
-                    return self._take_over(twin, state)
+                    return self._take_over(twin, state, frozenset())
                 if unclear >= CREATE_ATTEMPTS:
                     raise
                 pause(_backoff(unclear))
 
     def update(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
         """Overwrite the webhook with ``state``; say how to recover when it is gone."""
+        self.resources_changed = True
         try:
             return self._remember(self.client.put(webhook_id, state))
         except NotFound as error:
@@ -97,27 +112,41 @@ class WebhookLedger:
                 status=error.status,
             ) from None
 
-    def delete(self, webhook_id: str, label: str) -> None:
-        """Remove the webhook; one already gone, or taken over in this run, counts as done."""
+    def delete(self, webhook_id: str, label: str, owner: Optional[str]) -> None:
+        """Remove the webhook if it is still ``owner``'s on the shop (``None``: a state from
+        before markers, so an unmarked webhook); one gone, taken over in this run, or marked
+        by someone else since (released, with a warning) counts as done."""
         with self._lock:
             if webhook_id in self._taken_over:
                 return
-        with contextlib.suppress(NotFound):
-            self.client.delete(webhook_id, label)
+        live = self._listed().get(webhook_id)
+        if live is None:
+            return  # gone already
+        if live.state.owner != owner:
+            warn(
+                f"webhook {webhook_id} ({label!r}) was not deleted: its marker says "
+                f"{describe_owner(live.state.owner, owner)} now, so this stack lets it go"
+            )
+        else:
+            with contextlib.suppress(NotFound):
+                self.client.delete(webhook_id, label)
         with self._lock:
             if self._known is not None:
                 self._known.pop(webhook_id, None)
             self._claimed.discard(webhook_id)
 
-    def prune(self, webhook_id: str, label: str) -> bool:
-        """Delete a webhook no resource manages; refuse one claimed in this run (``False``)."""
+    def prune(self, webhook_id: str, label: str, owner: Optional[str]) -> bool:
+        """Delete a webhook no resource manages, if it is still ``owner``'s (``None``:
+        unowned) on the shop; refuse one claimed in this run (``False``)."""
         with self._lock:
             if webhook_id in self._claimed:
                 return False
-        self.delete(webhook_id, label)
+        self.delete(webhook_id, label, owner)
         return True
 
-    def _adopt(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
+    def _adopt(
+        self, webhook_id: str, state: WebhookState, take_over_from: frozenset[str]
+    ) -> LiveWebhook:
         live = self.client.get(webhook_id)
         if live is None:
             raise NotFound(
@@ -126,10 +155,16 @@ class WebhookLedger:
                 subject=state.label,
                 status=404,
             )
-        return self._take_over(live, state)
+        return self._take_over(live, state, take_over_from)
 
-    def _take_over(self, live: LiveWebhook, state: WebhookState) -> LiveWebhook:
-        """Claim an existing webhook (before touching it), then make it match ``state``."""
+    def _take_over(
+        self, live: LiveWebhook, state: WebhookState, take_over_from: frozenset[str]
+    ) -> LiveWebhook:
+        """Claim an existing webhook (before touching it), then make it match ``state``: its
+        marker too, which is one PUT of the label for an unmarked one."""
+        theirs = live.state.owner
+        if theirs not in (None, state.owner) and theirs not in take_over_from:
+            raise OwnedElsewhere(live.id, live.state.label, theirs, state.owner)
         self._claim(live)
         try:
             if not live.state.same_webhook(state):
@@ -155,8 +190,24 @@ class WebhookLedger:
         return live
 
     def _find_twin(self, state: WebhookState, *, fresh: bool) -> Optional[LiveWebhook]:
-        """An unclaimed webhook with the same identity, from a listing read at most once."""
-        with self._listing:  # the engine's threads create at once: list only once
+        """An unclaimed webhook with the same identity, from a listing read at most once
+        (again when ``fresh``): one this owner marks first, then an unmarked one, then
+        another owner's (which ``_take_over`` refuses)."""
+        known = self._listed(fresh=fresh)
+        with self._lock:
+            twins = [
+                live
+                for live in known.values()
+                if live.state.identity() == state.identity() and live.id not in self._claimed
+            ]
+        preference = {state.owner: 0, None: 1}
+        twins.sort(key=lambda live: preference.get(live.state.owner, 2))
+        return twins[0] if twins else None
+
+    def _listed(self, *, fresh: bool = False) -> dict[str, LiveWebhook]:
+        """The shop's webhooks by id: listed once per process (again when ``fresh``), then
+        kept current by this process's own writes."""
+        with self._listing:  # the engine's threads call at once: list only once
             with self._lock:
                 stale = fresh or self._known is None
             if stale:
@@ -164,10 +215,7 @@ class WebhookLedger:
                 with self._lock:
                     self._known = {live.id: live for live in listed}
         with self._lock:
-            for live in (self._known or {}).values():
-                if live.state.identity() == state.identity() and live.id not in self._claimed:
-                    return live
-        return None
+            return dict(self._known or {})
 
     def _remember(self, live: LiveWebhook) -> LiveWebhook:
         with self._lock:

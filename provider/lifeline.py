@@ -1,4 +1,4 @@
-"""The provider process and the engine that started it: end together, report plainly.
+"""The provider process and the engine that started it: end together, speak plainly.
 
 The engine starts the dynamic-provider plugin (``python -m pulumi.dynamic``, which Pulumi's
 official ``pulumi-resource-pulumi-python`` runs) with the engine's own address as its last
@@ -12,6 +12,8 @@ from inside the provider, so that they hold with whatever plugin host started it
   the engine dies. From then on :func:`pause`, which every pacer wait and retry backoff goes
   through, raises :class:`~provider.errors.EngineGone` instead of letting a call start; a call
   already on the wire has :data:`GRACE_SECONDS` to finish, and then the process exits.
+* **A provider has no voice.** The SDK gives a dynamic provider no way to warn; :func:`warn`
+  sends a warning through the engine's own service at that same address.
 * **A provider error is a three-frame traceback.** The SDK's server reports every exception
   with ``traceback.format_exc()``. Where the process's ``__main__`` is that server, its
   ``traceback`` name is given a ``format_exc`` that reports an error marked
@@ -26,6 +28,8 @@ an event.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
 import signal
@@ -36,7 +40,7 @@ import time
 import traceback
 import types
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import EngineGone
 
@@ -60,6 +64,28 @@ def pause(seconds: float) -> None:
     """Sleep ``seconds`` (none: just look), unless the engine goes: then raise EngineGone."""
     if _ENGINE_GONE.wait(seconds if seconds > 0 else 0):
         raise EngineGone("the engine that started this process is gone; nothing more is sent")
+
+
+def warn(message: str) -> None:
+    """Show ``message`` as a warning of this run: through the engine that started this
+    process, else on the ``provider`` logger (a test, a program of one's own)."""
+    address = engine_address(sys.argv) if _provider_server() is not None else None
+    if address is None:
+        logging.getLogger("provider").warning(message)
+        return
+    from pulumi.runtime.proto import engine_pb2  # noqa: PLC0415 (only where there is an engine)
+
+    request = engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn="")
+    _engine(f"{address[0]}:{address[1]}").Log(request)
+
+
+@functools.cache
+def _engine(address: str) -> Any:
+    """One client of the engine's own service per process (it takes the provider's logs)."""
+    import grpc  # noqa: PLC0415
+    from pulumi.runtime.proto import engine_pb2_grpc  # noqa: PLC0415
+
+    return engine_pb2_grpc.EngineStub(grpc.insecure_channel(address))
 
 
 def engine_address(argv: list[str]) -> Optional[tuple[str, int]]:

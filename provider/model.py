@@ -3,11 +3,11 @@
 Three shapes describe the same webhook:
 
 * the *property bag* Pulumi stores (``event``, ``url``, ``label``, ``enabled``, ``format``,
-  ``fields``, ``delay``, ``adoptId``);
+  ``fields``, ``delay``, ``adoptId``, ``owner``);
 * the *API body* Shoprenter takes on POST and PUT (``status``, ``webHookParameters``,
-  ``webHookDelay`` as lists, numbers as strings);
+  ``webHookDelay`` as lists, numbers as strings, the owner marked in the label);
 * the *API answer* a GET returns (related resources as an object *or* a list, back-links,
-  numbers as strings, an absent delay as ``[]``, ``{}`` or missing).
+  numbers as strings, an absent delay as ``[]``, ``{}`` or missing, the owner in the label).
 
 :class:`WebhookState` turns each of them into the same canonical value, so that a webhook
 declared, created and read back compares equal and ``diff`` never reports a change that is
@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from .ownership import OWNER_SETTING, mark, owner_problem, split
 from .payload import fields_problem
 from .rules import NO_RULES, Rules
 
@@ -61,6 +62,7 @@ def property_bag(
     fields: Any = None,
     delay: Any = None,
     adopt_id: Any = None,
+    owner: Any = None,
 ) -> dict[str, Any]:
     """The one place the property bag is written, from ``WebhookState``'s field names.
 
@@ -76,6 +78,7 @@ def property_bag(
         "fields": list(fields) if isinstance(fields, (list, tuple)) else fields or [],
         "delay": delay,
         "adoptId": adopt_id,
+        "owner": owner,
     }
 
 
@@ -148,6 +151,9 @@ class WebhookState(BaseModel):
     adopt_id: Optional[str] = Field(
         default=None, validation_alias=AliasChoices("adoptId", "adopt_id")
     )
+    # Who owns it on the shop (see provider.ownership); None: nobody, or a state from before
+    # owners were marked.
+    owner: Optional[str] = None
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -196,7 +202,7 @@ class WebhookState(BaseModel):
         return {
             "event": self.event,
             "status": "1" if self.enabled else "0",
-            "label": self.label,
+            "label": mark(self.label, self.owner),
             "webHookParameters": [parameter],
             "webHookDelay": (
                 [{"delay": str(self.delay.amount), "delayUnit": self.delay.unit}]
@@ -223,6 +229,14 @@ class DeclaredWebhook(WebhookState):
         problem = _rules(info).target_problem(value)
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_is_a_name(cls, value: Optional[str]) -> Optional[str]:
+        problem = value is not None and owner_problem(value)
+        if problem:
+            raise ValueError(f"{problem} (set by {OWNER_SETTING})")
         return value
 
     @field_validator("fields")
@@ -270,11 +284,13 @@ class LiveWebhook(BaseModel):
             )
         parameter = parameters[0]
         delays = _as_list(answer.get("webHookDelay"))
+        label, owner = split(str(answer.get("label") or ""))
         state = WebhookState.model_validate(
             {
                 "event": answer["event"],
                 "url": parameter.get("url", ""),
-                "label": answer.get("label") or "",
+                "label": label,
+                "owner": owner,
                 "enabled": str(answer.get("status", "1")).strip() in ("1", "true"),
                 "format": str(parameter.get("type", "json")).lower(),
                 "fields": _names(parameter.get("fields")),
@@ -300,18 +316,16 @@ class Unmanageable:
     id: str
     event: str
     label: str
+    owner: Optional[str]
     urls: tuple[str, ...]
     reason: str
 
     @classmethod
     def from_api(cls, answer: dict[str, Any], reason: str) -> Unmanageable:
         urls = tuple(str(p.get("url", "")) for p in _as_list(answer.get("webHookParameters")))
+        label, owner = split(str(answer.get("label", "")))
         return cls(
-            str(answer.get("id", "")),
-            str(answer.get("event", "")),
-            str(answer.get("label", "")),
-            urls,
-            reason,
+            str(answer.get("id", "")), str(answer.get("event", "")), label, owner, urls, reason
         )
 
 

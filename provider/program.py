@@ -20,11 +20,13 @@ import yaml
 from .errors import DeclarationError
 from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
 from .model import PROPERTY_KEYS, DeclaredWebhook, validate_declaration
+from .ownership import OWNER_SETTING, owner_problem
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
-from .webhook_provider import Webhook
+from .webhook_provider import Webhook, stack_owner
 
 # An entry: the resource name, the webhook's properties, and the names it was known by.
-ENTRY_KEYS = ("name", *PROPERTY_KEYS, "aliases")
+# (The owner is the stack's, not an entry's: see load_owner.)
+ENTRY_KEYS = ("name", *(key for key in PROPERTY_KEYS if key != "owner"), "aliases")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def _parse_entry(entry: Any, where: str, rules: Rules) -> tuple[Optional[Declara
     aliases = entry.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
         problems.append(f"{where}: aliases: must be a list of earlier resource names")
-    props = {key: value for key, value in entry.items() if key in PROPERTY_KEYS}
+    props = {key: value for key, value in entry.items() if key in ENTRY_KEYS and key != "name"}
+    props.pop("aliases", None)
     props.setdefault("label", name)
     webhook, failures = validate_declaration(props, rules=rules)
     problems.extend(f"{where}: {key}: {reason}" for key, reason in failures)
@@ -145,11 +148,24 @@ def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declarati
     return parse_declarations(inline, source="webhooks", rules=rules)
 
 
-def declare(declarations: Iterable[Declaration], url_is_secret: bool = False) -> dict[str, Webhook]:
+def load_owner() -> str:
+    """The stack's owner on the shop (``owner``, else ``<project>/<stack>``), or an error
+    naming the key."""
+    owner = stack_owner()
+    problem = owner_problem(owner)
+    if problem:
+        raise DeclarationError(f"{OWNER_SETTING}: {problem}")
+    return owner
+
+
+def declare(
+    declarations: Iterable[Declaration], owner: str, url_is_secret: bool = False
+) -> dict[str, Webhook]:
     """One ``Webhook`` per declaration, named by its entry so that its identity is stable."""
     resources = {}
     for declaration in declarations:
         arguments = declaration.webhook.model_dump()  # Webhook's keywords are its field names
+        arguments["owner"] = owner
         if url_is_secret:
             arguments["url"] = pulumi.Output.secret(arguments["url"])
         aliases = [pulumi.Alias(name=alias) for alias in declaration.aliases]
@@ -197,13 +213,17 @@ def load_inventory_plan(config: ConfigSource) -> InventoryPlan:
 
 
 def declare_inventory(
-    plan: InventoryPlan, declarations: list[Declaration], resources: dict[str, Webhook]
+    plan: InventoryPlan,
+    owner: str,
+    declarations: list[Declaration],
+    resources: dict[str, Webhook],
 ) -> WebhookInventory:
     """The inventory, after every webhook: it learns their ids and what they will adopt."""
     hooks = list(resources.values())
     return WebhookInventory(
         "shop-webhooks",
         managed=pulumi.Output.all(*[hook.webhookId for hook in hooks]),
+        owner=owner,
         mode=plan.mode,
         adopting=adopting(declarations),
         declared=[d.webhook.twin_key() for d in declarations],
@@ -218,37 +238,49 @@ def adopting(declarations: Iterable[Declaration]) -> list[str]:
     return [d.webhook.adopt_id for d in declarations if d.webhook.adopt_id]
 
 
-def report(inventory: WebhookInventory, declarations: list[Declaration]) -> None:
-    """Warn about unmanaged webhooks and about each one ``up`` will delete; export them.
+def report(inventory: WebhookInventory, declarations: list[Declaration], owner: str) -> None:
+    """Warn about unmanaged webhooks, the ones this run marks as it takes them over, and
+    each one ``up`` will delete; export the unmanaged ones.
 
     The record is the inventory's as of the last refresh; what this run's declarations take
     over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
     """
     keep = not_taken_over([], adopting(declarations), [d.webhook.twin_key() for d in declarations])
-    unmanaged = inventory.unmanaged.apply(lambda entries: [e for e in entries or [] if keep(e)])
+    record = inventory.unmanaged.apply(lambda entries: entries or [])
+    unmanaged = record.apply(lambda entries: [e for e in entries if keep(e)])
+    warn_listing = _warner(owner)
     unmanaged.apply(
-        _warn_listing(
+        warn_listing(
             "{count} webhooks on the shop are not managed by this stack (as of the last "
             "refresh; see the stack output unmanaged)"
         )
     )
-    inventory.prunable.apply(_warn_listing("will delete {count} unmanaged webhooks in scope"))
-    shown = ("id", "event", "label", "host")
+    record.apply(
+        lambda entries: warn_listing(
+            "will take over {count} unmarked webhooks and mark them as this stack's (one PUT "
+            "of the label each, nothing else)"
+        )([e for e in entries if not keep(e) and e.get("owner") is None])
+    )
+    inventory.prunable.apply(warn_listing("will delete {count} unmanaged webhooks"))
+    shown = ("id", "event", "label", "host", "owner")
     pulumi.export(
         "unmanaged",
-        unmanaged.apply(lambda entries: [{key: e[key] for key in shown} for e in entries]),
+        unmanaged.apply(lambda entries: [{key: e.get(key) for key in shown} for e in entries]),
     )
 
 
-def _warn_listing(headline: str) -> Callable[[list[dict[str, Any]]], None]:
-    """A warning that counts and names the webhooks it is given, when there are any."""
+def _warner(owner: str) -> Callable[[str], Callable[[list[dict[str, Any]]], None]]:
+    """Warnings that count and name the webhooks they are given, when there are any."""
 
-    def warn(entries: list[dict[str, Any]]) -> None:
-        if entries:
-            listed = "; ".join(describe(entry) for entry in entries)
-            pulumi.log.warn(f"{headline.format(count=len(entries))}: {listed}")
+    def warn_listing(headline: str) -> Callable[[list[dict[str, Any]]], None]:
+        def warn(entries: list[dict[str, Any]]) -> None:
+            if entries:
+                listed = "; ".join(describe(entry, owner) for entry in entries)
+                pulumi.log.warn(f"{headline.format(count=len(entries))}: {listed}")
 
-    return warn
+        return warn
+
+    return warn_listing
 
 
 def main(project_dir: Optional[Path] = None) -> None:
@@ -257,11 +289,12 @@ def main(project_dir: Optional[Path] = None) -> None:
     try:
         declarations = load_declarations(config, project_dir or Path.cwd())
         plan = load_inventory_plan(config)
+        owner = load_owner()
     except DeclarationError as error:
         raise pulumi.RunError(str(error)) from None  # reported as the message alone
     key = f"{pulumi.get_project()}:webhooks"
-    resources = declare(declarations, url_is_secret=pulumi.runtime.is_config_secret(key))
+    resources = declare(declarations, owner, url_is_secret=pulumi.runtime.is_config_secret(key))
     pulumi.export("webhookIds", {name: hook.webhookId for name, hook in resources.items()})
     pulumi.export("hrefs", {name: hook.href for name, hook in resources.items()})
     if plan.mode != "ignore":
-        report(declare_inventory(plan, declarations, resources), declarations)
+        report(declare_inventory(plan, owner, declarations, resources), declarations, owner)

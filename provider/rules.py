@@ -5,7 +5,8 @@ they may go to (``erp.example.com``, ``*.example.com``, either with an optional 
 it is set, a declaration whose URL matches none is refused at ``preview``, before any call.
 Loopback and private-network addresses are never matched by a wildcard: only a pattern that
 names such an address exactly allows it. ``extraFields`` lists payload field names newer than
-the documented table (:mod:`provider.payload`).
+the documented table (:mod:`provider.payload`). ``takeOverFrom`` names the other owners whose
+webhooks this stack may take over on purpose (:mod:`provider.ownership`).
 
 The same rules are read by the default program (errors name the entry) and by the provider's
 ``configure`` (for programs of one's own), from the project's config namespace.
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlsplit
+
+from .ownership import TAKE_OVER_KEY, owner_problem
 
 ALLOWED_TARGETS_KEY = "allowedTargets"
 EXTRA_FIELDS_KEY = "extraFields"
@@ -111,10 +114,12 @@ def matches_any(url: str, patterns: tuple[HostPattern, ...]) -> bool:
 
 @dataclass(frozen=True)
 class Rules:
-    """The declaration rules a stack adds: allowed targets (none: any) and extra field names."""
+    """What a stack's config adds: allowed targets (none: any), extra field names, and the
+    other owners whose webhooks this stack may take over (``takeOverFrom``)."""
 
     allowed_targets: tuple[HostPattern, ...] = ()
     extra_fields: frozenset[str] = frozenset()
+    take_over_from: frozenset[str] = frozenset()
 
     def target_problem(self, url: str) -> Optional[str]:
         """Why ``url`` may not be a delivery target here, or ``None``."""
@@ -128,10 +133,16 @@ class Rules:
 
     @classmethod
     def from_config(cls, get: Callable[[str], Any]) -> Rules:
-        """Read ``allowedTargets`` and ``extraFields`` through ``get`` (a list or its JSON)."""
+        """Read ``allowedTargets``, ``extraFields`` and ``takeOverFrom`` through ``get`` (each a
+        list or its JSON)."""
         texts = string_list(get(ALLOWED_TARGETS_KEY), ALLOWED_TARGETS_KEY)
         extra = frozenset(string_list(get(EXTRA_FIELDS_KEY), EXTRA_FIELDS_KEY))
-        return cls(parse_patterns(texts, ALLOWED_TARGETS_KEY), extra)
+        owners = string_list(get(TAKE_OVER_KEY), TAKE_OVER_KEY)
+        for index, owner in enumerate(owners):
+            problem = owner_problem(owner)
+            if problem:
+                raise ValueError(f"{TAKE_OVER_KEY}[{index}]: {problem}")
+        return cls(parse_patterns(texts, ALLOWED_TARGETS_KEY), extra, frozenset(owners))
 
 
 NO_RULES = Rules()

@@ -19,7 +19,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .lifeline import warn
 from .model import PROPERTY_KEYS, WebhookState, property_bag, validate_declaration
+from .ownership import OWNER_KEY, describe_owner
 from .shop_provider import ShopProvider, before_registration, contains_unknown
 
 OUTPUT_KEYS = ("webhookId", "href")
@@ -47,20 +49,34 @@ class WebhookProvider(ShopProvider):
         """Report the properties that really differ; every change is an in-place update."""
         if any(contains_unknown(news.get(key)) for key in PROPERTY_KEYS):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        changed = WebhookState.from_props(olds).changed_keys(WebhookState.from_props(news))
+        old, new = WebhookState.from_props(olds), WebhookState.from_props(news)
+        changed = old.changed_keys(new)
+        if old.owner is None and new.owner:
+            warn(
+                f"webhook {new.label!r} gains its owner marker [pulumi:{new.owner}]: one PUT of "
+                "its label, nothing else (a state from before owners were marked)"
+            )
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     # -- acting on the shop ---------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         state = WebhookState.from_props(props)
-        live = self._ledger().create(state)
+        live = self._ledger().create(state, self._rules.take_over_from)
         return CreateResult(live.id, live.to_outputs(state.adopt_id))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh from the shop: drop the resource if gone, else report what is live."""
+        """Refresh from the shop: drop the resource if gone, or if its marker now names
+        another owner (released: never deleted by this stack), else report what is live."""
         live = self._ledger().read(id_)
         if live is None:
+            return ReadResult("", {})
+        mine = props.get("owner")
+        if live.state.owner != mine:
+            warn(
+                f"webhook {id_} ({live.state.label!r}) is released from this stack: its marker "
+                f"says {describe_owner(live.state.owner, mine)} now. It stays on the shop"
+            )
             return ReadResult("", {})
         outputs = live.to_outputs(props.get("adoptId"))
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
@@ -71,14 +87,22 @@ class WebhookProvider(ShopProvider):
         return UpdateResult(self._ledger().update(id_, state).to_outputs(state.adopt_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self._ledger().delete(id_, str(props.get("label") or id_))
+        self._ledger().delete(id_, str(props.get("label") or id_), props.get("owner"))
+
+
+def stack_owner() -> str:
+    """This stack's owner on the shop: the project's ``owner`` config key, else
+    ``<project>/<stack>`` (in a program, where both names are known)."""
+    configured = pulumi.Config().get(OWNER_KEY)
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}" if configured is None else configured
 
 
 class Webhook(Resource, module="shoprenter", name="Webhook"):
     """One Shoprenter webhook, kept as declared by ``pulumi up``.
 
     Every property updates in place; nothing forces a replacement. Outputs: every input in
-    canonical form (``fields`` sorted), plus ``webhookId`` (Shoprenter's id) and ``href``.
+    canonical form (``fields`` sorted, the label without its owner marker), plus
+    ``webhookId`` (Shoprenter's id) and ``href``.
     """
 
     webhookId: pulumi.Output[str]
@@ -96,6 +120,7 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
         fields: Optional[pulumi.Input[list[pulumi.Input[str]]]] = None,
         delay: Optional[pulumi.Input[dict[str, Any]]] = None,
         adopt_id: Optional[pulumi.Input[str]] = None,
+        owner: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         """Declare a webhook.
@@ -110,6 +135,8 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
         :param fields: payload field names to send, of the event's table; none sends all.
         :param delay: ``{"amount": n, "unit": "hour" | "day"}``, or ``None`` to send at once.
         :param adopt_id: the id of an existing webhook to take over instead of creating one.
+        :param owner: who owns it on the shop (its label's marker); default: the stack's owner,
+            ``shoprenter-webhooks:owner`` or ``<project>/<stack>`` (see :func:`stack_owner`).
         """
         props = property_bag(
             event=event,
@@ -120,6 +147,7 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
             fields=fields,
             delay=delay,
             adopt_id=adopt_id,
+            owner=stack_owner() if owner is None else owner,
         )
         before_registration()
         outputs = dict.fromkeys(OUTPUT_KEYS)  # computed by the provider

@@ -1,8 +1,10 @@
 """A GitOps repository of simulated shops, for the fleet's tests and benchmark.
 
 Shared defaults live in ``Pulumi.yaml`` (the project-level ``config:`` block): the webhooks
-file and the pace. Each shop has its own simulator on loopback and its own ``Pulumi.<shop>.yaml``
-naming it; every simulator takes the same demo API client, given once in the environment.
+file and the pace. A second repository of another project can serve some of the same shops
+(``sharing=``), as an agency's ERP project and a marketing team's project share a shop.
+Each shop has its own simulator on loopback and its own ``Pulumi.<shop>.yaml`` naming it;
+every simulator takes the same demo API client, given once in the environment.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -31,10 +33,21 @@ class ShopRepo:
         shops: list[str],
         webhooks: list[dict[str, Any]],
         pace: str = "1000",
+        *,
+        project: str = "shoprenter-webhooks",
+        sharing: Optional[ShopRepo] = None,
     ) -> None:
+        """``project``: the project's name (its config namespace); ``sharing``: another
+        repository whose shops (of those named) this one serves too, as a second project."""
         self.root = scratch_project(root / "repo")
         self.binary = binary
-        self.simulators = {name: Simulator().start() for name in shops}
+        self.project = project
+        self._own_simulators = sharing is None
+        self.simulators: dict[str, Simulator] = (
+            {name: sharing.simulators[name] for name in shops}
+            if sharing
+            else {name: Simulator().start() for name in shops}
+        )
         self.shops = {name: SimulatorControl(sim.url) for name, sim in self.simulators.items()}
         (root / "state").mkdir()
         self.environment = {
@@ -45,7 +58,7 @@ class ShopRepo:
         }
         self.set_defaults(
             {
-                "shoprenter-webhooks:webhooksFile": "webhooks.yaml",
+                f"{project}:webhooksFile": "webhooks.yaml",
                 "shoprenter:requestsPerSecond": pace,
             }
         )
@@ -57,10 +70,11 @@ class ShopRepo:
 
     def set_defaults(self, config: dict[str, Any]) -> None:
         """The project-level ``config:`` block every stack inherits."""
-        project = yaml.safe_load((self.root / "Pulumi.yaml").read_text(encoding="utf-8"))
-        project["config"] = config
+        document = yaml.safe_load((self.root / "Pulumi.yaml").read_text(encoding="utf-8"))
+        document["name"] = self.project
+        document["config"] = config
         (self.root / "Pulumi.yaml").write_text(
-            yaml.safe_dump(project, sort_keys=False), encoding="utf-8"
+            yaml.safe_dump(document, sort_keys=False), encoding="utf-8"
         )
 
     def set_stack_config(self, stack: str, config: dict[str, Any]) -> None:
@@ -107,6 +121,7 @@ class ShopRepo:
             shop.reset(**settings)
 
     def close(self) -> None:
-        """Stop every shop's simulator."""
-        for simulator in self.simulators.values():
-            simulator.stop()
+        """Stop every shop's simulator (a sharing repository leaves them to their owner)."""
+        if self._own_simulators:
+            for simulator in self.simulators.values():
+                simulator.stop()

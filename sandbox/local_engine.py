@@ -113,11 +113,19 @@ class LocalStack:
         backend: Optional[str] = None,
         extra_environment: Optional[dict[str, str]] = None,
         virtualenv: Path = Path(sys.prefix),
+        project_name: Optional[str] = None,
     ) -> None:
         """``backend``: a state backend URL (default: a ``file://`` folder in ``workdir``);
-        ``extra_environment``: what that backend needs (S3 keys, for one)."""
+        ``extra_environment``: what that backend needs (S3 keys, for one); ``project_name``:
+        another project of the same program (its config namespace is its name)."""
         self.workdir = workdir
         self.project = scratch_project(workdir / "project", project_dir, virtualenv)
+        manifest = self.project / "Pulumi.yaml"
+        document = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        if project_name:
+            document["name"] = project_name
+            manifest.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        self.namespace: str = document["name"]
         self.binary = binary
         self.stack = stack
         (workdir / "state").mkdir(exist_ok=True)
@@ -207,7 +215,7 @@ class LocalStack:
 
     def declare(self, webhooks: Optional[list[dict[str, Any]]]) -> None:
         """Replace the stack's ``webhooks`` declaration (``None`` removes it)."""
-        self.set_config("shoprenter-webhooks:webhooks", webhooks)
+        self.set_config(f"{self.namespace}:webhooks", webhooks)
 
     def up(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", *extra)

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from provider.model import DeclaredWebhook
+from provider.ownership import split
 from provider.settings import ConnectionSettings, stack_config
 from sandbox.local_engine import LocalStack
 from sandbox.simulator.control import SimulatorControl
@@ -63,8 +64,13 @@ def api_body(
 
 
 def shop_state(sim: SimulatorControl) -> dict[str, dict[str, Any]]:
-    """The shop's webhooks by label."""
-    return {hook["label"]: hook for hook in sim.webhooks()}
+    """The shop's webhooks by label, without an owner's marker."""
+    return {split(hook["label"])[0]: hook for hook in sim.webhooks()}
+
+
+def labels(sim: SimulatorControl) -> list[str]:
+    """The labels of the shop's webhooks without owners' markers, sorted, repeats kept."""
+    return sorted(split(hook["label"])[0] for hook in sim.webhooks())
 
 
 def summary(output: str) -> dict[str, int]:

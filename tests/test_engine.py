@@ -15,7 +15,7 @@ import pytest
 from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
-from tests.helpers import CallsSince, api_body, shop_state, summary, up_with
+from tests.helpers import CallsSince, api_body, labels, shop_state, summary, up_with
 
 pytestmark = pytest.mark.engine
 
@@ -279,7 +279,7 @@ def test_nothing_runs_or_writes_after_the_cli_is_killed(
     stack.pulumi("cancel", "--yes", check=False)  # the README's recovery, step by step
     stack.up()
     stack.pulumi("refresh", "--clear-pending-creates", "--yes")
-    assert sorted(hook["label"] for hook in sim.webhooks()) == [hook["name"] for hook in hooks]
+    assert labels(sim) == [hook["name"] for hook in hooks]
     stack.pulumi("preview", "--expect-no-changes")
 
 

@@ -13,7 +13,7 @@ import pytest
 from sandbox import backends
 from sandbox.local_engine import LocalStack
 from sandbox.simulator.control import SimulatorControl
-from tests.helpers import FAST, CallsSince, shop_state, up_with
+from tests.helpers import FAST, CallsSince, labels, shop_state, up_with
 
 pytestmark = pytest.mark.engine
 
@@ -81,5 +81,4 @@ def test_a_team_stack_on_each_backend(team_stack: LocalStack, sim: SimulatorCont
     outputs = [log.read_text(encoding="utf-8") for log in logs]
     assert codes[0] == 0, outputs[0]
     assert codes[1] != 0 and "the stack is currently locked" in outputs[1], outputs[1]
-    labels = [hook["label"] for hook in sim.webhooks()]
-    assert sorted(labels) == [hook["name"] for hook in HOOKS]  # exactly one of each
+    assert labels(sim) == [hook["name"] for hook in HOOKS]  # exactly one of each

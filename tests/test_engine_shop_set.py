@@ -30,7 +30,7 @@ def hand_made(sim: SimulatorControl) -> None:
     sim.add_webhook(mixed)
 
 
-def test_export_round_trip_writes_nothing_and_then_shows_no_change(
+def test_export_round_trip_marks_each_webhook_and_then_shows_no_change(
     stack: LocalStack, sim: SimulatorControl
 ) -> None:
     sim.add_webhook(api_body(label="ERP sync", url="https://erp.example.com/sr?key=s"))
@@ -54,7 +54,7 @@ def test_export_round_trip_writes_nothing_and_then_shows_no_change(
     stack.set_config("shoprenter-webhooks:webhooksFile", "hooks.yaml")
     calls = CallsSince(sim)
     stack.up()
-    assert calls.writes() == {}  # 0 POST, 0 PUT, 0 DELETE
+    assert calls.writes() == {"PUT": 2}  # the owner's marker on each label, nothing else
     stack.pulumi("preview", "--expect-no-changes")
     stack.pulumi("preview", "--refresh", "--expect-no-changes")
 
@@ -76,7 +76,7 @@ def test_report_lists_exactly_the_hand_made_webhooks_by_host(
     ]
     assert {entry["host"] for entry in unmanaged} >= {"a.hooks.example.com", "partner.example.org"}
     assert "key=" not in str(unmanaged) and "/x" not in str(unmanaged)  # hosts only
-    assert set(unmanaged[0]) == {"id", "event", "label", "host"}
+    assert set(unmanaged[0]) == {"id", "event", "label", "host", "owner"}
     assert len(sim.webhooks()) == 5  # reported, never touched
 
 
@@ -110,9 +110,9 @@ def test_prune_deletes_exactly_the_in_scope_unmanaged_and_then_nothing(
     up_with(stack, [OURS])
     hand_made(sim)
     preview = stack.pulumi("preview", "--refresh")
-    assert "will delete 2 unmanaged webhooks in scope" in preview.stdout
-    assert "'old export' (order_confirm -> a.hooks.example.com)" in preview.stdout
-    assert "'stale test' (order_confirm -> b.hooks.example.com)" in preview.stdout
+    assert "will delete 2 unmanaged webhooks" in preview.stdout
+    assert "'old export' (order_confirm -> a.hooks.example.com; unowned)" in preview.stdout
+    assert "'stale test' (order_confirm -> b.hooks.example.com; unowned)" in preview.stdout
     assert sorted(shop_state(sim)) == ["mixed", "old export", "ours", "partner", "stale test"]
 
     calls = CallsSince(sim)

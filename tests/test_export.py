@@ -128,3 +128,21 @@ def test_names_are_readable_and_unique() -> None:
         "webhook",
         "taken-2",
     ]
+
+
+def test_export_strips_markers_and_skips_other_owners_unless_asked(sim: SimulatorControl) -> None:
+    sim.add_webhook(api_body(label="ERP sync", url="https://erp.example.com/a"))
+    sim.add_webhook(api_body(label="CRM [pulumi:team-b/prod]", url="https://crm.example.com/b"))
+    default = run_export(sim=sim)
+    assert done_labels(default) == ["ERP sync"]
+    assert "skipped" in default.stderr and "owned by team-b/prod" in default.stderr
+    assert "--owner" in default.stderr
+    named = run_export("--owner", "team-b/prod", sim=sim)
+    assert done_labels(named) == ["ERP sync", "CRM"]  # the marker stripped
+    assert done_labels(run_export("--owner", "any", sim=sim)) == ["ERP sync", "CRM"]
+    assert "owner" not in yaml.safe_load(named.stdout)["webhooks"][1]  # the adopter marks it
+
+
+def done_labels(done: subprocess.CompletedProcess[str]) -> list[str]:
+    assert done.returncode == 0, done.stderr
+    return [entry["label"] for entry in yaml.safe_load(done.stdout)["webhooks"]]

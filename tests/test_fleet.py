@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from sandbox.gitops import ShopRepo
-from sandbox.simulator.control import SimulatorControl
+from tests.helpers import labels
 
 pytestmark = pytest.mark.engine
 
@@ -42,10 +42,6 @@ def repo(tmp_path: Path, pulumi_path: Path) -> Iterator[ShopRepo]:
         yield shops
     finally:
         shops.close()
-
-
-def labels(sim: SimulatorControl) -> list[str]:
-    return sorted(hook["label"] for hook in sim.webhooks())
 
 
 def by_stack(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -114,3 +110,31 @@ def test_recover_after_a_killed_run_clears_the_lock_only_when_its_holder_is_gone
     exported = json.loads(repo.pulumi("stack", "export", "--stack", "shop-a").stdout)
     assert not exported["deployment"].get("pending_operations")
     assert repo.fleet("drift", "--stacks", "shop-a")[0] == 0
+
+
+def test_a_shop_served_by_two_projects_keeps_each_projects_webhooks(
+    repo: ShopRepo, tmp_path: Path, pulumi_path: Path
+) -> None:
+    """An agency's project and a marketing team's project on shop-a, each with its fleet."""
+    newsletter = {"name": "nl", "event": "newsletter_subscribe", "url": "https://m.example.com/nl"}
+    marketing = ShopRepo(
+        tmp_path / "marketing",
+        pulumi_path,
+        ["shop-a"],
+        [newsletter],
+        project="marketing",
+        sharing=repo,
+    )
+    try:
+        assert repo.fleet("up", "--all")[0] == 0
+        code, _runs, output = marketing.fleet("up", "--all")
+        assert code == 0, output
+        assert sorted(hook["label"] for hook in repo.shops["shop-a"].webhooks()) == [
+            "crm [pulumi:shoprenter-webhooks/shop-a]",
+            "erp [pulumi:shoprenter-webhooks/shop-a]",
+            "nl [pulumi:marketing/shop-a]",
+        ]
+        assert repo.fleet("drift", "--all")[0] == 0
+        assert marketing.fleet("drift", "--all")[0] == 0
+    finally:
+        marketing.close()

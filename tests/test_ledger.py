@@ -40,8 +40,8 @@ def test_create_read_update_delete(client: WebhookLedger, sim: SimulatorControl)
     assert sim.webhooks()[0]["status"] == "0"
     assert sim.webhooks()[0]["webHookDelay"] == []
 
-    client.delete(created.id, "ERP sync")
-    client.delete(created.id, "ERP sync")  # already gone: still done
+    client.delete(created.id, "ERP sync", ERP.owner)
+    client.delete(created.id, "ERP sync", ERP.owner)  # already gone: still done
     assert sim.webhooks() == []
     assert client.read(created.id) is None
 
@@ -150,7 +150,7 @@ def test_a_webhook_taken_over_in_this_run_is_not_deleted_by_its_old_resource(
     this_run = ledger_on(sim)
     renamed = this_run.create(ERP)  # a resource renamed without an alias: created anew
     assert renamed.id == old.id
-    this_run.delete(old.id, "ERP sync")  # ...then the old resource is deleted
+    this_run.delete(old.id, "ERP sync", ERP.owner)  # ...then the old resource is deleted
     assert [hook["id"] for hook in sim.webhooks()] == [old.id]
 
 

@@ -1,7 +1,8 @@
 """Properties of the one normalisation and of validation, over generated declarations.
 
 * Any valid declaration, sent as an API body and read back in any shape the API may answer
-  with, compares equal to what was declared: no perpetual diff.
+  with, compares equal to what was declared: no perpetual diff, its owner's marker included.
+* Any label, marked with any owner and read back, is that label and that owner.
 * Any mapping that is not a valid declaration is refused by the program and by ``check``
   with a message naming the entry and the property, never with a traceback.
 * Any YAML document as ``webhooksFile`` gives declarations or a clear error, nothing else.
@@ -22,12 +23,14 @@ from provider.client import ShoprenterClient
 from provider.errors import DeclarationError
 from provider.ledger import WebhookLedger
 from provider.model import EVENTS, PROPERTY_KEYS, DeclaredWebhook, LiveWebhook, WebhookState
+from provider.ownership import OWNER_PATTERN, mark, split
 from provider.payload import documented_fields
 from provider.program import ConfigSource, load_declarations, parse_declarations
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import oauth_settings
 
 HOSTS = st.from_regex(r"[a-z][a-z0-9-]{0,12}(\.[a-z][a-z0-9-]{0,8}){1,2}", fullmatch=True)
+OWNERS = st.from_regex(OWNER_PATTERN, fullmatch=True)
 PATHS = st.from_regex(r"(/[A-Za-z0-9._~-]{1,10}){0,3}(\?key=[A-Za-z0-9]{1,16})?", fullmatch=True)
 
 
@@ -48,6 +51,7 @@ def declarations(draw: st.DrawFn) -> dict[str, Any]:
         "fields": draw(st.lists(names, max_size=5)),
         "delay": draw(delay),
         "adoptId": None,
+        "owner": draw(st.none() | OWNERS),
     }
 
 
@@ -204,3 +208,9 @@ def test_any_yaml_document_gives_declarations_or_a_clear_error(
         load_declarations(config, tmp_path)
     except DeclarationError as error:
         assert "hooks.yaml" in str(error) or str(error).startswith("invalid webhook")
+
+
+@given(label=st.text(), owner=OWNERS)
+def test_any_label_round_trips_through_marking_and_stripping(label: str, owner: str) -> None:
+    assert split(mark(label, owner)) == (label, owner)
+    assert split(mark(mark(label, owner), owner)) == (mark(label, owner), owner)

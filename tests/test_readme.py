@@ -28,7 +28,7 @@ import yaml
 from sandbox.local_engine import ROOT, engine_environment
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.helpers import api_body
+from tests.helpers import api_body, labels
 
 pytestmark = pytest.mark.engine
 
@@ -159,9 +159,6 @@ class Walk:
         document["config"][key] = value
         self.stack_file().write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
-    def labels(self) -> list[str]:
-        return sorted(hook["label"] for hook in self.sim.webhooks())
-
 
 # What the walk makes happen before a block (keyed by the block's first command) ...
 def declare_the_example(walk: Walk) -> None:
@@ -207,7 +204,7 @@ def unmanaged_is_shown(walk: Walk, done: subprocess.CompletedProcess[str]) -> No
 def recovered_to_the_declared_set(walk: Walk, _done: subprocess.CompletedProcess[str]) -> None:
     declared = yaml.safe_load((walk.repo / "webhooks.yaml").read_text(encoding="utf-8"))
     expected = [hook.get("label", hook["name"]) for hook in declared["webhooks"]]
-    assert walk.labels() == sorted([*expected, "made by hand"])
+    assert labels(walk.sim) == sorted([*expected, "made by hand"])
 
 
 BEFORE: dict[str, Callable[[Walk], None]] = {

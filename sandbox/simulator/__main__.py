@@ -11,6 +11,7 @@ from typing import Optional
 
 from ..loopback import is_loopback
 from .limits import LIMITERS
+from .seed import SEEDS, seed
 from .server import Simulator
 
 
@@ -34,6 +35,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--jitter-ms", type=float, default=0.0, help="requests arrive 0..N ms late, at random"
     )
+    parser.add_argument(
+        "--seed", choices=sorted(SEEDS), help="start with these webhooks (shared: several owners)"
+    )
     return parser.parse_args(argv)
 
 
@@ -50,6 +54,8 @@ def main(argv: Optional[list[str]] = None) -> None:
             "jitterMs": args.jitter_ms,
         }
     )
+    if args.seed:
+        seed(simulator.shop, args.seed)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with simulator:
