@@ -69,7 +69,8 @@ def free_port() -> int:
 
 
 def copy_of_repository(target: Path) -> Path:
-    """The tracked files, with their times (so make sees the virtualenv as up to date)."""
+    """The tracked files, with their times, and this virtualenv, which make sees as up to
+    date (the requirement files no newer than it, as after ``make setup``)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True
     ).stdout.split("\0")
@@ -77,6 +78,10 @@ def copy_of_repository(target: Path) -> Path:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target / name, follow_symlinks=False)
     (target / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    installed = (ROOT / ".venv" / ".installed").stat().st_mtime
+    for name in ("requirements.txt", "requirements-dev.txt"):  # the venv was made from them
+        copied = target / name
+        os.utime(copied, (installed, min(copied.stat().st_mtime, installed)))
     return target
 
 
