@@ -616,46 +616,38 @@ def main() -> None:
     peak_kib = 0
     with Simulator() as simulator, tempfile.TemporaryDirectory(prefix="shoprenter-bench-") as tmp:
         scratch = Path(tmp)
-        if 1 in wanted:
-            print("row 1: provider level...", flush=True)
-            rows += provider_rows(simulator, 30, AT_SHOP_LIMIT)
-        if 2 in wanted:
-            print("row 2: real engine at 3 req/s...", flush=True)
-            rows += engine_rows(simulator, binary, scratch, 30)
-        if wanted & {3, 4, 6}:
-            print("row 3: real engine, no limit, 30 ms latency...", flush=True)
+
+        def unlimited() -> list[Row]:
+            nonlocal peak_kib
             row3, row6, peak_kib = unlimited_rows(simulator, binary, scratch, 100)
-            rows += row3
-            rows += provider_rows(simulator, 100, UNLIMITED)
-        if 5 in wanted:
-            print("row 5: pulumi up N=60 under each limiter, with jitter...", flush=True)
-            rows += limiter_rows(simulator, binary, scratch, 60)
-        if wanted & {3, 4, 6}:
-            rows.append(row6)
-        if 7 in wanted:
-            print("row 7: export and the inventory at 3 req/s...", flush=True)
-            rows += shop_set_rows(simulator, binary, scratch)
-        if 8 in wanted:
-            print("row 8: the fleet, 20 shops...", flush=True)
-            rows += fleet_rows(binary, scratch)
-        if 9 in wanted:
-            print("row 9: state backends (file, postgres, s3)...", flush=True)
-            rows += backend_rows(simulator, binary, scratch)
-        if 10 in wanted:
-            print("row 10: PULUMI_SKIP_CHECKPOINTS...", flush=True)
-            rows += checkpoint_rows(simulator, binary, scratch)
+            return [*row3, *provider_rows(simulator, 100, UNLIMITED), row6]
+
+        groups: list[tuple[set[int], str, Callable[[], list[Row]]]] = [
+            ({1}, "provider level", lambda: provider_rows(simulator, 30, AT_SHOP_LIMIT)),
+            ({2}, "real engine at 3 req/s", lambda: engine_rows(simulator, binary, scratch, 30)),
+            ({3, 4, 6}, "no limit, 30 ms latency; start-up; SIGINT ignored", unlimited),
+            (
+                {5},
+                "pulumi up N=60 under each limiter",
+                lambda: limiter_rows(simulator, binary, scratch, 60),
+            ),
+            ({7}, "export and the inventory", lambda: shop_set_rows(simulator, binary, scratch)),
+            ({8}, "the fleet, 20 shops", lambda: fleet_rows(binary, scratch)),
+            ({9}, "state backends", lambda: backend_rows(simulator, binary, scratch)),
+            ({10}, "PULUMI_SKIP_CHECKPOINTS", lambda: checkpoint_rows(simulator, binary, scratch)),
+            ({11}, "each plugin set", lambda: plugin_rows(simulator, scratch)),
+        ]
+        for numbers, title, measure_rows in groups:
+            if numbers & wanted:
+                print(f"rows {', '.join(map(str, sorted(numbers)))}: {title}...", flush=True)
+                rows += measure_rows()
         if 11 in wanted:
-            print("row 11: each plugin set, unchanged up of 20 and 200...", flush=True)
-            rows += plugin_rows(simulator, scratch)
             for name, venv in (
                 ("dev", Path(sys.prefix)),
                 ("runtime-only", scratch / "runtime-venv"),
             ):
-                print(
-                    f"11. pip list in the {name} virtualenv: "
-                    f"{dependency_check_seconds(venv) * 1000:.0f} ms",
-                    flush=True,
-                )
+                seconds = dependency_check_seconds(venv)
+                print(f"11. pip list in the {name} virtualenv: {seconds * 1000:.0f} ms", flush=True)
     print(f"\nMachine: {describe_machine(binary)}\n")
     print_table(rows)
     if wanted & {3, 4, 6}:
