@@ -52,7 +52,7 @@ def entries_of(listing: Listing) -> list[Entry]:
     """Every listed webhook as the inventory records it: no URL, only where it delivers."""
     found = [
         _entry(live.id, live.state.event, live.state.label, live.state.owner, [live.state.url])
-        | {"twin": live.state.twin_key()}
+        | {"twin": live.state.twin_key()}  # only a webhook a declaration can describe has one
         for live in listing.webhooks
     ]
     found += [

@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from provider.client import ShoprenterClient
-from provider.errors import NotFound, ShoprenterError
+from provider.errors import NotFound, OwnedElsewhere, ShoprenterError
 from provider.ledger import WebhookLedger
 from sandbox.simulator.control import SimulatorControl
-from tests.helpers import ERP, api_body, oauth_settings
+from tests.helpers import ERP, CallsSince, api_body, oauth_settings
 
 
 def ledger_on(sim: SimulatorControl, **overrides: object) -> WebhookLedger:
@@ -161,3 +161,35 @@ def test_refusals_do_not_use_up_the_attempts_of_a_create(
     created = client.create(ERP)
     assert [hook["id"] for hook in sim.webhooks()] == [created.id]
     assert [call["status"] for call in sim.api_calls("POST")] == [429] * 6 + [201]
+
+
+MINE = ERP.model_copy(update={"owner": "agency/prod"})
+
+
+def test_another_owners_twin_is_refused_before_any_write(sim: SimulatorControl) -> None:
+    theirs = sim.add_webhook(api_body(label="ERP sync [pulumi:team-b/prod]", url=ERP.url))
+    calls = CallsSince(sim)
+    with pytest.raises(OwnedElsewhere, match=r"managed by another stack, team-b/prod"):
+        ledger_on(sim).create(MINE)
+    assert calls.writes() == {}  # the listing alone
+    with pytest.raises(OwnedElsewhere):
+        ledger_on(sim).create(MINE.model_copy(update={"adopt_id": theirs["id"]}))
+
+
+def test_take_over_from_moves_another_owners_twin_with_one_put(sim: SimulatorControl) -> None:
+    theirs = sim.add_webhook(api_body(label="ERP sync [pulumi:team-b/prod]", url=ERP.url))
+    live = ledger_on(sim).create(
+        MINE.model_copy(update={"fields": (), "delay": None}), frozenset({"team-b/prod"})
+    )
+    assert live.id == theirs["id"] and live.state.owner == "agency/prod"
+    assert sim.webhooks()[0]["label"] == "ERP sync [pulumi:agency/prod]"
+
+
+def test_a_delete_lets_go_of_a_webhook_someone_else_marks_now(sim: SimulatorControl) -> None:
+    ledger = ledger_on(sim)
+    made = ledger.create(MINE)
+    sim.edit_webhook(made.id, label="ERP sync [pulumi:someone/else]")
+    ledger_on(sim).delete(made.id, "ERP sync", "agency/prod")
+    assert [hook["id"] for hook in sim.webhooks()] == [made.id]
+    ledger_on(sim).delete(made.id, "ERP sync", "someone/else")  # its owner's own delete
+    assert sim.webhooks() == []
