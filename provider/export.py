@@ -5,8 +5,10 @@ in canonical form and ``adoptId`` set, so that pointing ``webhooksFile`` at the 
 running ``pulumi up`` writes nothing to the shop but each webhook's owner marker (one PUT of
 its label) and the next preview shows no change. Webhooks another stack marks are skipped
 unless asked for (``--owner``).
-Webhooks no declaration can describe (several delivery targets, a plain-http target, an empty
-label, a target outside ``allowedTargets``) are left out and listed with the reason.
+A webhook with one target is written in the one-target shorthand (``url``, ``format``,
+``fields``), one with several as ``targets``. Webhooks no declaration can describe (a plain-http
+target, an empty label, a target outside ``allowedTargets``, one url twice) are left out and
+listed with the reason.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def export(
         if failures:
             # Said by host: a URL may carry a secret, and this goes to a terminal or CI log.
             reasons = "; ".join(f"{key}: {reason}" for key, reason in failures)
-            reasons = reasons.replace(live.state.url, host_of(live.state.url))
+            for url in live.state.urls:
+                reasons = reasons.replace(url, host_of(url))
             result.left_out.append(f"{live.id} ({live.state.label!r}): {reasons}")
             continue
         result.entries.append(entry)
@@ -87,12 +90,14 @@ def _entry(name: str, live: LiveWebhook) -> dict[str, Any]:
     props = live.state.to_props()
     props["adoptId"] = live.id
     del props["owner"]  # the stack that takes it over marks it as its own
-    return {"name": name, **props}
+    targets = props.pop("targets")
+    where = targets[0] if len(targets) == 1 else {"targets": targets}  # one: the shorthand
+    return {"name": name, "event": props.pop("event"), **where, **props}
 
 
 def _undocumented_fields(live: LiveWebhook) -> set[str]:
     documented = documented_fields().get(live.state.event, frozenset())
-    return set(live.state.fields) - documented
+    return {name for target in live.state.targets for name in target.fields} - documented
 
 
 class UniqueNames:

@@ -2,18 +2,24 @@
 
 Three shapes describe the same webhook:
 
-* the *property bag* Pulumi stores (``event``, ``url``, ``label``, ``enabled``, ``format``,
-  ``fields``, ``delay``, ``adoptId``, ``owner``);
-* the *API body* Shoprenter takes on POST and PUT (``status``, ``webHookParameters``,
-  ``webHookDelay`` as lists, numbers as strings, the owner marked in the label);
+* the *property bag* Pulumi stores (``event``, ``label``, ``enabled``, ``targets``, ``delay``,
+  ``adoptId``, ``owner``), each target ``{url, format, fields}``;
+* the *API body* Shoprenter takes on POST and PUT (``status``, ``webHookParameters`` (one per
+  target) and ``webHookDelay`` as lists, numbers as strings, the owner marked in the label);
 * the *API answer* a GET returns (related resources as an object *or* a list, back-links,
-  numbers as strings, an absent delay as ``[]``, ``{}`` or missing, the owner in the label).
+  numbers as strings, fields as a list or one name, an absent delay as ``[]``, ``{}`` or
+  missing, the owner in the label).
 
 :class:`WebhookState` turns each of them into the same canonical value, so that a webhook
 declared, created and read back compares equal and ``diff`` never reports a change that is
-not there. :class:`DeclaredWebhook` adds the rules a *declaration* must follow (https
-targets, field names of the event's family) on top of that one normalisation; a webhook read
-from the shop is not held to them, because someone may have made it by hand.
+not there. A webhook delivers to a *set* of targets keyed by url: order carries no meaning, and
+the canonical value lists them by url. ``url``, ``format`` and ``fields`` are the one-target
+shorthand (and the shape of states written before several targets were supported): the same
+normalisation folds them into ``targets`` (:func:`fold_shorthand`).
+
+:class:`DeclaredWebhook` adds the rules a *declaration* must follow (https targets, field names
+of the event's family) on top of that one normalisation; a webhook read from the shop is not
+held to them, because someone may have made it by hand.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from pydantic import (
 
 from .ownership import OWNER_SETTING, mark, owner_problem, split
 from .payload import fields_problem
-from .rules import NO_RULES, Rules
+from .rules import NO_RULES, Rules, host_of
 
 Event = Literal[
     "order_confirm",
@@ -55,11 +61,9 @@ EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 def property_bag(
     *,
     event: Any,
-    url: Any,
     label: Any,
+    targets: Any,
     enabled: Any = True,
-    format: Any = "json",
-    fields: Any = None,
     delay: Any = None,
     adopt_id: Any = None,
     owner: Any = None,
@@ -71,19 +75,50 @@ def property_bag(
     """
     return {
         "event": event,
-        "url": url,
         "label": label,
         "enabled": enabled,
-        "format": format,
-        "fields": list(fields) if isinstance(fields, (list, tuple)) else fields or [],
+        "targets": [target_bag(target) for target in targets]
+        if isinstance(targets, (list, tuple))
+        else targets,
         "delay": delay,
         "adoptId": adopt_id,
         "owner": owner,
     }
 
 
-# The keys of the property bag, in the order a person reads them.
-PROPERTY_KEYS: tuple[str, ...] = tuple(property_bag(event=None, url=None, label=None))
+def target_bag(target: Any) -> Any:
+    """One target as the property bag holds it: ``fields`` a plain list (the SDK takes no
+    tuples); anything else (an input still to be resolved) as it is."""
+    if not isinstance(target, Mapping):
+        return target
+    fields = target.get("fields")
+    return {**target, "fields": list(fields) if isinstance(fields, (list, tuple)) else fields}
+
+
+def fold_shorthand(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``url``, ``format`` and ``fields`` as the one target they stand for.
+
+    The shorthand of a declaration, and the shape every state from before several targets
+    were supported has. Both ``targets`` and the shorthand at once is refused: which one was
+    meant cannot be told.
+    """
+    shorthand = {key: data[key] for key in SHORTHAND_KEYS if data.get(key) is not None}
+    rest = {key: value for key, value in data.items() if key not in SHORTHAND_KEYS}
+    if not shorthand:
+        return rest
+    if rest.get("targets") is not None:
+        raise ValueError(
+            f"set either targets or {', '.join(SHORTHAND_KEYS)} (the one-target shorthand), "
+            f"not both (got {', '.join(shorthand)} beside targets)"
+        )
+    return {**rest, "targets": [shorthand]}
+
+
+# The keys of the property bag, in the order a person reads them, and of one target.
+PROPERTY_KEYS: tuple[str, ...] = tuple(property_bag(event=None, label=None, targets=None))
+TARGET_KEYS = ("url", "format", "fields")
+# The one-target shorthand: a target's keys written on the webhook itself.
+SHORTHAND_KEYS = TARGET_KEYS
 
 
 def is_loopback_host(host: str) -> bool:
@@ -136,24 +171,14 @@ class Delay(BaseModel):
         return value
 
 
-class WebhookState(BaseModel):
-    """The canonical value of one webhook: what ``diff`` compares and Pulumi stores."""
+class Target(BaseModel):
+    """One place a webhook delivers to, in its own format and with its own fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event: Event
     url: str
-    label: str
-    enabled: StrictBool = True
     format: Literal["json", "xml"] = "json"
     fields: tuple[str, ...] = ()
-    delay: Optional[Delay] = None
-    adopt_id: Optional[str] = Field(
-        default=None, validation_alias=AliasChoices("adoptId", "adopt_id")
-    )
-    # Who owns it on the shop (see provider.ownership); None: nobody, or a state from before
-    # owners were marked.
-    owner: Optional[str] = None
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -168,14 +193,70 @@ class WebhookState(BaseModel):
                 raise ValueError(f"every field name must be a non-empty string, got {name!r}")
         return tuple(sorted(set(value)))
 
+    def to_parameter(self) -> dict[str, Any]:
+        """The target as one of the API body's ``webHookParameters``."""
+        parameter: dict[str, Any] = {"type": self.format, "url": self.url}
+        if self.fields:
+            parameter["fields"] = list(self.fields)
+        return parameter
+
+
+class WebhookState(BaseModel):
+    """The canonical value of one webhook: what ``diff`` compares and Pulumi stores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    event: Event
+    label: str
+    enabled: StrictBool = True
+    targets: tuple[Target, ...]
+    delay: Optional[Delay] = None
+    adopt_id: Optional[str] = Field(
+        default=None, validation_alias=AliasChoices("adoptId", "adopt_id")
+    )
+    # Who owns it on the shop (see provider.ownership); None: nobody, or a state from before
+    # owners were marked.
+    owner: Optional[str] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target_shorthand(cls, data: Any) -> Any:
+        return fold_shorthand(data) if isinstance(data, Mapping) else data
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _targets_are_a_list(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("must be a list of targets, each {url, format, fields}")
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_as_set(cls, value: tuple[Target, ...], info: ValidationInfo) -> tuple[Target, ...]:
+        """Judged first (:meth:`_judge_targets`) as declared, then put in url order."""
+        cls._judge_targets(value, info)
+        return as_target_set(value)
+
+    @classmethod
+    def _judge_targets(cls, targets: tuple[Target, ...], info: ValidationInfo) -> None:
+        """What a declaration's targets must meet besides their own fields; a webhook read
+        from the shop meets nothing more."""
+
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> WebhookState:
-        """The canonical value of a property bag (stored outputs carry extra keys: ignored)."""
-        return cls.model_validate({key: props.get(key) for key in PROPERTY_KEYS})
+        """The canonical value of a property bag (stored outputs carry extra keys: ignored;
+        a state from before several targets has the shorthand instead of ``targets``)."""
+        keys = (*PROPERTY_KEYS, *SHORTHAND_KEYS)
+        return cls.model_validate({key: props.get(key) for key in keys})
 
     def to_props(self) -> dict[str, Any]:
         """The property bag Pulumi stores (plain dicts and lists: the SDK takes nothing else)."""
         return property_bag(**self.model_dump())
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Where it delivers, by url."""
+        return tuple(target.url for target in self.targets)
 
     def same_webhook(self, other: WebhookState) -> bool:
         """Compare what lives on the shop; ``adoptId`` only steers ``create`` and is ignored."""
@@ -186,24 +267,22 @@ class WebhookState(BaseModel):
         mine, theirs = self.to_props(), other.to_props()
         return [key for key in PROPERTY_KEYS if key != "adoptId" and mine[key] != theirs[key]]
 
-    def identity(self) -> tuple[str, str, str]:
-        """What makes two webhooks duplicates of each other: event, target and label."""
-        return (self.event, self.url, self.label)
+    def identity(self) -> tuple[str, ...]:
+        """What makes two webhooks duplicates of each other: event, targets' urls and label
+        (for one target: event, url and label)."""
+        return (self.event, *self.urls, self.label)
 
     def twin_key(self) -> str:
-        """A digest of :meth:`identity`: recognises a twin without keeping its URL."""
+        """A digest of :meth:`identity`: recognises a twin without keeping its URLs."""
         return hashlib.sha256("\0".join(self.identity()).encode()).hexdigest()[:24]
 
     def to_api_body(self) -> dict[str, Any]:
         """The POST/PUT body: related resources as lists, numbers as strings."""
-        parameter: dict[str, Any] = {"type": self.format, "url": self.url}
-        if self.fields:
-            parameter["fields"] = list(self.fields)
         return {
             "event": self.event,
             "status": "1" if self.enabled else "0",
             "label": mark(self.label, self.owner),
-            "webHookParameters": [parameter],
+            "webHookParameters": [target.to_parameter() for target in self.targets],
             "webHookDelay": (
                 [{"delay": str(self.delay.amount), "delayUnit": self.delay.unit}]
                 if self.delay
@@ -212,15 +291,22 @@ class WebhookState(BaseModel):
         }
 
 
-class DeclaredWebhook(WebhookState):
-    """A webhook as a user declares it: the canonical value plus the rules a target must meet."""
+def as_target_set(targets: tuple[Target, ...]) -> tuple[Target, ...]:
+    """Targets as a set keyed by url: at least one, no url twice, listed by url."""
+    if not targets:
+        raise ValueError("at least one target is needed")
+    urls = [target.url for target in targets]
+    repeated = sorted({host_of(url) for url in urls if urls.count(url) > 1})
+    if repeated:
+        raise ValueError(
+            f"two targets deliver to one url (on {', '.join(repeated)}): a target's url "
+            "names it, so give each url once with its format and fields"
+        )
+    return tuple(sorted(targets, key=lambda target: target.url))
 
-    @field_validator("label")
-    @classmethod
-    def _label_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty: it is the name shown in the Shoprenter admin")
-        return value
+
+class DeclaredTarget(Target):
+    """A target as a user declares it: a secure URL, among the allowed targets."""
 
     @field_validator("url")
     @classmethod
@@ -231,6 +317,19 @@ class DeclaredWebhook(WebhookState):
             raise ValueError(problem)
         return value
 
+
+class DeclaredWebhook(WebhookState):
+    """A webhook as a user declares it: the canonical value plus the rules a target must meet."""
+
+    targets: tuple[DeclaredTarget, ...]
+
+    @field_validator("label")
+    @classmethod
+    def _label_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty: it is the name shown in the Shoprenter admin")
+        return value
+
     @field_validator("owner")
     @classmethod
     def _owner_is_a_name(cls, value: Optional[str]) -> Optional[str]:
@@ -239,14 +338,18 @@ class DeclaredWebhook(WebhookState):
             raise ValueError(f"{problem} (set by {OWNER_SETTING})")
         return value
 
-    @field_validator("fields")
     @classmethod
-    def _fields_fit_event(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        event = info.data.get("event")
-        problem = event and fields_problem(event, value, _rules(info).extra_fields)
-        if problem:
-            raise ValueError(problem)
-        return value
+    def _judge_targets(cls, targets: tuple[Target, ...], info: ValidationInfo) -> None:
+        """Each target's field names must be sent with the event, named by its place as
+        declared (before the targets are put in url order)."""
+        event, extra = info.data.get("event"), _rules(info).extra_fields
+        problems = [
+            f"[{index}].fields: {problem}"
+            for index, target in enumerate(targets)
+            if event and (problem := fields_problem(event, target.fields, extra))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @model_validator(mode="before")
     @classmethod
@@ -275,25 +378,22 @@ class LiveWebhook(BaseModel):
     @classmethod
     def from_api(cls, answer: dict[str, Any]) -> LiveWebhook:
         """Parse one webhook from any of the documented answer shapes."""
-        parameters = _as_list(answer.get("webHookParameters"))
-        if len(parameters) != 1:
-            # Writing back one target would silently drop the others: refuse instead.
-            raise ValueError(
-                f"webhook {answer.get('id')!r} has {len(parameters)} delivery targets; "
-                "this tool manages webhooks with exactly one (declare one per target)"
-            )
-        parameter = parameters[0]
         delays = _as_list(answer.get("webHookDelay"))
         label, owner = split(str(answer.get("label") or ""))
         state = WebhookState.model_validate(
             {
                 "event": answer["event"],
-                "url": parameter.get("url", ""),
                 "label": label,
                 "owner": owner,
                 "enabled": str(answer.get("status", "1")).strip() in ("1", "true"),
-                "format": str(parameter.get("type", "json")).lower(),
-                "fields": _names(parameter.get("fields")),
+                "targets": [
+                    {
+                        "url": parameter.get("url", ""),
+                        "format": str(parameter.get("type", "json")).lower(),
+                        "fields": _names(parameter.get("fields")),
+                    }
+                    for parameter in _as_list(answer.get("webHookParameters"))
+                ],
                 "delay": (
                     {"amount": delays[0]["delay"], "unit": delays[0]["delayUnit"]}
                     if delays
@@ -333,6 +433,9 @@ def read_listed(answer: dict[str, Any]) -> LiveWebhook | Unmanageable:
     """A webhook from a listing: parsed, or set aside with the reason it cannot be managed."""
     try:
         return LiveWebhook.from_api(answer)
+    except ValidationError as error:
+        failures = (_failure(detail, shorthand=False) for detail in error.errors())
+        return Unmanageable.from_api(answer, "; ".join(f"{k}: {r}" for k, r in failures))
     except (ValueError, KeyError, TypeError) as error:
         return Unmanageable.from_api(answer, str(error).splitlines()[0])
 
@@ -364,24 +467,41 @@ def validate_declaration(
 
     ``unknown_keys`` are properties whose values Pulumi will only know after other
     resources exist (a preview's computed inputs): they are left unjudged, and no webhook
-    is returned while any remain.
+    is returned while any remain. A failure of a target is named as written: ``url`` in
+    the one-target shorthand, ``targets`` with the target's place (``[1].url: ...``) else.
     """
     known = {key: value for key, value in props.items() if key not in unknown_keys}
+    shorthand = any(known.get(key) is not None for key in SHORTHAND_KEYS)
     try:
-        declared = DeclaredWebhook.model_validate(known, context={"rules": rules})
-    except ValidationError as error:
-        failures = [_failure(detail) for detail in error.errors()]
+        folded = fold_shorthand(known)
+        declared = DeclaredWebhook.model_validate(folded, context={"rules": rules})
+    except ValueError as error:  # pydantic's ValidationError is one too
+        details = error.errors() if isinstance(error, ValidationError) else []
+        failures = [_failure(detail, shorthand) for detail in details] or [("targets", str(error))]
         return None, [(key, reason) for key, reason in failures if key not in unknown_keys]
     return (None, []) if unknown_keys else (declared, [])
 
 
-def _failure(detail: Any) -> tuple[str, str]:
-    location = [str(part) for part in detail["loc"]]
-    key = location[0] if location else "webhook"
-    if detail["type"] == "extra_forbidden":
-        return key, f"unknown property; the properties are {', '.join(PROPERTY_KEYS)}"
-    if detail["type"] == "missing":
-        return key, "is required"
+def _failure(detail: Any, shorthand: bool) -> tuple[str, str]:
+    """A pydantic error as (property, reason), a target's named as the user wrote it."""
+    location: list[Any] = list(detail["loc"])
     reason = str(detail["msg"]).removeprefix("Value error, ")
-    inner = ".".join(location[1:])
-    return key, f"{inner}: {reason}" if inner else reason
+    if location == ["targets"] and reason.startswith("["):  # a check over the raw targets
+        place, _, reason = reason.partition(": ")
+        location += _parse_place(place)
+    if shorthand and location[:2] == ["targets", 0] and len(location) > 2:
+        location = location[2:]
+    key = str(location[0]) if location else "webhook"
+    inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:])
+    if detail["type"] == "extra_forbidden":
+        names = TARGET_KEYS if len(location) > 1 else PROPERTY_KEYS
+        reason = f"unknown property; the properties are {', '.join(names)}"
+    elif detail["type"] == "missing":
+        reason = "is required"
+    return key, f"{inner.removeprefix('.')}: {reason}" if inner else reason
+
+
+def _parse_place(place: str) -> list[Any]:
+    """``[0].fields`` as ``[0, "fields"]``."""
+    index, _, name = place.removeprefix("[").partition("].")
+    return [int(index), name] if index.isdigit() else []

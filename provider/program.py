@@ -19,14 +19,19 @@ import yaml
 
 from .errors import DeclarationError
 from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
-from .model import PROPERTY_KEYS, DeclaredWebhook, validate_declaration
+from .model import PROPERTY_KEYS, SHORTHAND_KEYS, DeclaredWebhook, validate_declaration
 from .ownership import OWNER_SETTING, owner_problem
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
 from .webhook_provider import Webhook, stack_owner
 
-# An entry: the resource name, the webhook's properties, and the names it was known by.
-# (The owner is the stack's, not an entry's: see load_owner.)
-ENTRY_KEYS = ("name", *(key for key in PROPERTY_KEYS if key != "owner"), "aliases")
+# An entry: the resource name, the webhook's properties (a target's too, the one-target
+# shorthand), and the names it was known by. (The owner is the stack's: see load_owner.)
+ENTRY_KEYS = (
+    "name",
+    *(key for key in PROPERTY_KEYS if key != "owner"),
+    *SHORTHAND_KEYS,
+    "aliases",
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def parse_declarations(
 
 def _parse_entry(entry: Any, where: str, rules: Rules) -> tuple[Optional[Declaration], list[str]]:
     if not isinstance(entry, Mapping):
-        return None, [f"{where}: must be a mapping with at least name, event and url"]
+        return None, [f"{where}: must be a mapping with at least name, event and url (or targets)"]
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         return None, [f"{where}: name: is required (a unique name for the resource)"]
@@ -93,13 +98,14 @@ def _duplicates(declarations: Iterable[Declaration], source: str) -> list[str]:
     targets: dict[tuple[str, str], str] = {}
     for declaration in declarations:
         names[declaration.name] = names.get(declaration.name, 0) + 1
-        target = (declaration.webhook.event, declaration.webhook.url)
-        if target in targets:
-            problems.append(
-                f"{source} ({declaration.name}): event and url repeat {targets[target]!r}: "
-                "the shop would deliver the same event twice to the same target"
-            )
-        targets.setdefault(target, declaration.name)
+        for url in declaration.webhook.urls:
+            target = (declaration.webhook.event, url)
+            if target in targets:
+                problems.append(
+                    f"{source} ({declaration.name}): event and url repeat {targets[target]!r}: "
+                    "the shop would deliver the same event twice to the same target"
+                )
+            targets.setdefault(target, declaration.name)
     problems.extend(
         f"{source}: name {name!r} is used {count} times; names must be unique"
         for name, count in names.items()
@@ -164,13 +170,19 @@ def declare(
     """One ``Webhook`` per declaration, named by its entry so that its identity is stable."""
     resources = {}
     for declaration in declarations:
-        arguments = declaration.webhook.model_dump()  # Webhook's keywords are its field names
-        arguments["owner"] = owner
-        if url_is_secret:
-            arguments["url"] = pulumi.Output.secret(arguments["url"])
+        props = declaration.webhook.to_props()
+        targets = props["targets"]
         aliases = [pulumi.Alias(name=alias) for alias in declaration.aliases]
         resources[declaration.name] = Webhook(
-            declaration.name, **arguments, opts=pulumi.ResourceOptions(aliases=aliases)
+            declaration.name,
+            event=props["event"],
+            label=props["label"],
+            enabled=props["enabled"],
+            targets=pulumi.Output.secret(targets) if url_is_secret else targets,
+            delay=props["delay"],
+            adopt_id=props["adoptId"],
+            owner=owner,
+            opts=pulumi.ResourceOptions(aliases=aliases),
         )
     return resources
 

@@ -20,7 +20,13 @@ from pulumi.dynamic import (
 )
 
 from .lifeline import warn
-from .model import PROPERTY_KEYS, WebhookState, property_bag, validate_declaration
+from .model import (
+    PROPERTY_KEYS,
+    WebhookState,
+    fold_shorthand,
+    property_bag,
+    validate_declaration,
+)
 from .ownership import OWNER_KEY, describe_owner
 from .shop_provider import ShopProvider, before_registration, contains_unknown
 
@@ -42,7 +48,7 @@ class WebhookProvider(ShopProvider):
         }
         unknown = frozenset(key for key, value in props.items() if contains_unknown(value))
         declared, failures = validate_declaration(props, unknown, self._rules)
-        inputs = declared.to_props() if declared else props
+        inputs = declared.to_props() if declared else _folded(props)
         return CheckResult(inputs, [CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -90,6 +96,15 @@ class WebhookProvider(ShopProvider):
         self._ledger().delete(id_, str(props.get("label") or id_), props.get("owner"))
 
 
+def _folded(props: dict[str, Any]) -> dict[str, Any]:
+    """Inputs not (yet) judged, in the bag's shape: the shorthand as ``targets`` (left as
+    written when both are set, which ``check`` reports)."""
+    try:
+        return fold_shorthand(props)
+    except ValueError:
+        return props
+
+
 def stack_owner() -> str:
     """This stack's owner on the shop: the project's ``owner`` config key, else
     ``<project>/<stack>`` (in a program, where both names are known)."""
@@ -101,8 +116,8 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
     """One Shoprenter webhook, kept as declared by ``pulumi up``.
 
     Every property updates in place; nothing forces a replacement. Outputs: every input in
-    canonical form (``fields`` sorted, the label without its owner marker), plus
-    ``webhookId`` (Shoprenter's id) and ``href``.
+    canonical form (``targets`` by url, their ``fields`` sorted, the label without its owner
+    marker), plus ``webhookId`` (Shoprenter's id) and ``href``.
     """
 
     webhookId: pulumi.Output[str]
@@ -113,38 +128,45 @@ class Webhook(Resource, module="shoprenter", name="Webhook"):
         resource_name: str,
         *,
         event: pulumi.Input[str],
-        url: pulumi.Input[str],
+        url: Optional[pulumi.Input[str]] = None,
         label: Optional[pulumi.Input[str]] = None,
         enabled: pulumi.Input[bool] = True,
-        format: pulumi.Input[str] = "json",
+        format: Optional[pulumi.Input[str]] = None,
         fields: Optional[pulumi.Input[list[pulumi.Input[str]]]] = None,
+        targets: Optional[pulumi.Input[list[pulumi.Input[dict[str, Any]]]]] = None,
         delay: Optional[pulumi.Input[dict[str, Any]]] = None,
         adopt_id: Optional[pulumi.Input[str]] = None,
         owner: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        """Declare a webhook.
+        """Declare a webhook: its ``targets``, or one target by ``url``, ``format``, ``fields``.
 
         :param resource_name: the Pulumi resource name; also the label when none is given.
         :param event: ``order_confirm``, ``order_status_change``, ``abandoned_cart`` or a
             ``newsletter_subscribe``/``_unsubscribe``/``_update_subscriber`` event.
-        :param url: where Shoprenter delivers: https (http to loopback); a secret if it has one.
+        :param url: the one target's URL: https (http to loopback); a secret if it has one.
         :param label: the name shown in the Shoprenter admin.
         :param enabled: whether Shoprenter delivers (status 1) or not (status 0).
-        :param format: ``json`` or ``xml``.
-        :param fields: payload field names to send, of the event's table; none sends all.
+        :param format: the one target's format, ``json`` (default) or ``xml``.
+        :param fields: the one target's payload field names, of the event's table; none: all.
+        :param targets: where it delivers, instead of ``url``/``format``/``fields``: a list of
+            ``{"url": ..., "format": ..., "fields": [...]}``, a set keyed by url.
         :param delay: ``{"amount": n, "unit": "hour" | "day"}``, or ``None`` to send at once.
         :param adopt_id: the id of an existing webhook to take over instead of creating one.
         :param owner: who owns it on the shop (its label's marker); default: the stack's owner,
             ``shoprenter-webhooks:owner`` or ``<project>/<stack>`` (see :func:`stack_owner`).
+        :raises ValueError: for ``targets`` beside the shorthand, naming the resource.
         """
+        shorthand = {"url": url, "format": format, "fields": fields, "targets": targets}
+        try:
+            folded = fold_shorthand(shorthand)
+        except ValueError as error:
+            raise ValueError(f"Webhook {resource_name!r}: {error}") from None
         props = property_bag(
             event=event,
-            url=url,
             label=resource_name if label is None else label,
             enabled=enabled,
-            format=format,
-            fields=fields,
+            targets=folded.get("targets"),
             delay=delay,
             adopt_id=adopt_id,
             owner=stack_owner() if owner is None else owner,

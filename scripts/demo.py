@@ -84,9 +84,10 @@ def list_shop(control: SimulatorControl) -> None:
     for live in ShoprenterClient(settings).list().webhooks:
         state = live.state
         delay = f"after {state.delay.amount} {state.delay.unit}" if state.delay else "at once"
-        fields = ", ".join(state.fields) or "all fields"
-        show(f"{state.event:22} {state.format:4} {delay:13} {state.label!r} -> {state.url}")
-        show(f"{'':22} id {live.id}; sends {fields}")
+        show(f"{state.event:22} {delay:13} {state.label!r} (id {live.id})")
+        for target in state.targets:
+            fields = ", ".join(target.fields) or "all fields"
+            show(f"{'':22} -> {target.url} ({target.format}; sends {fields})")
 
 
 def engine(plugins: str) -> Path:

@@ -101,7 +101,7 @@ def test_the_whole_lifecycle_through_the_provider_process(
     checked = engine.check(DECLARED)
     assert list(checked.failures) == []
     inputs = from_struct(checked.inputs)
-    assert inputs["fields"] == ["order_email", "order_innerId"]
+    assert inputs["targets"][0]["fields"] == ["order_email", "order_innerId"]
     assert sim.requests() == []
 
     created = engine.stub.Create(
@@ -186,7 +186,10 @@ def test_the_provider_ends_with_the_engine_and_starts_no_waiting_call(
         creates = [
             side.stub.Create.future(
                 provider_pb2.CreateRequest(
-                    urn=URN, properties=side.props({**inputs, "url": f"https://h.example.com/{n}"})
+                    urn=URN,
+                    properties=side.props(
+                        {**inputs, "targets": [{"url": f"https://h.example.com/{n}"}]}
+                    ),
                 )
             )
             for n in range(6)

@@ -45,7 +45,8 @@ def run_export(
 
 
 def add_hand_made(sim: SimulatorControl) -> dict[str, Any]:
-    """What a shop may have: hooks from the admin, one with two targets, one over http."""
+    """What a shop may have: hooks from the admin, one with two targets, one over http, one
+    with one url twice."""
     sim.add_webhook(
         api_body(
             label="ERP sync",
@@ -67,6 +68,9 @@ def add_hand_made(sim: SimulatorControl) -> dict[str, Any]:
     two = api_body(label="two targets")
     two["webHookParameters"].append({"type": "json", "url": "https://b.example.com/x"})
     sim.add_webhook(two)
+    twice = api_body(label="one url twice")
+    twice["webHookParameters"].append(twice["webHookParameters"][0])
+    sim.add_webhook(twice)
     return sim.add_webhook(api_body(label="plain http", url="http://legacy.example.com/x?key=k"))
 
 
@@ -79,16 +83,21 @@ def test_export_writes_declarations_that_take_every_webhook_over(
     assert done.returncode == 0, done.stderr
     document = yaml.safe_load(output.read_text())
     names = [entry["name"] for entry in document["webhooks"]]
-    assert names == ["erp-sync", "erp-sync-2", "hirlevel-crm"]
+    assert names == ["erp-sync", "erp-sync-2", "hirlevel-crm", "two-targets"]
     assert all(entry["adoptId"] for entry in document["webhooks"])
     assert document["webhooks"][0]["delay"] == {"amount": 2, "unit": "hour"}
     assert document["webhooks"][1]["enabled"] is False
+    assert document["webhooks"][0]["url"] == "https://erp.example.com/sr?key=s3cret"
+    assert [t["url"] for t in document["webhooks"][3]["targets"]] == [
+        "https://b.example.com/x",
+        "https://erp.example.com/hook",
+    ]
     assert output.stat().st_mode & 0o777 == 0o600  # URLs may carry secrets
     declared = parse_declarations(document["webhooks"])  # valid as it stands
     assert [d.webhook.adopt_id for d in declared] == [e["adoptId"] for e in document["webhooks"]]
-    assert "left out" in done.stderr and "2 delivery targets" in done.stderr
+    assert "left out" in done.stderr and "two targets deliver to one url" in done.stderr
     assert "legacy.example.com" in done.stderr and "key=k" not in done.stderr
-    assert "page 1, 5 so far" in done.stderr
+    assert "page 1, 6 so far" in done.stderr
 
 
 def test_stack_config_format_prints_the_block_to_paste(sim: SimulatorControl) -> None:

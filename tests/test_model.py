@@ -39,7 +39,7 @@ def test_declared_and_read_back_compare_equal() -> None:
     live = LiveWebhook.from_api(answer())
     assert live.state.same_webhook(declared)
     assert live.state.changed_keys(declared) == []
-    assert live.to_outputs()["fields"] == ["order_email", "order_innerId"]
+    assert live.to_outputs()["targets"][0]["fields"] == ["order_email", "order_innerId"]
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_an_absent_delay_in_any_form_means_no_delay(absent: Any) -> None:
 
 def test_a_lone_field_name_reads_as_a_list() -> None:
     parameter = {**answer()["webHookParameters"], "fields": "order_email"}
-    assert LiveWebhook.from_api(answer(webHookParameters=parameter)).state.fields == (
+    assert LiveWebhook.from_api(answer(webHookParameters=parameter)).state.targets[0].fields == (
         "order_email",
     )
 
@@ -92,10 +92,49 @@ def test_changed_keys_names_each_difference_and_ignores_adopt_id() -> None:
     assert old.changed_keys(new) == ["label", "enabled"]
 
 
-def test_a_webhook_with_several_targets_is_refused_rather_than_half_managed() -> None:
+def test_several_targets_read_back_whole_and_compare_equal_in_any_order() -> None:
+    erp = answer()["webHookParameters"]
+    crm = {"type": "xml", "url": "https://crm.example.com/in", "fields": "order_email"}
+    live = LiveWebhook.from_api(answer(webHookParameters=[erp, crm]))
+    declared = DeclaredWebhook.model_validate(
+        {
+            **{key: DECLARED[key] for key in ("event", "label", "delay")},
+            "targets": [
+                {"url": crm["url"], "format": "xml", "fields": ["order_email"]},
+                {"url": erp["url"], "fields": ["order_innerId", "order_email"]},
+            ],
+        }
+    )
+    assert live.state.same_webhook(declared)
+    assert live.state.urls == (crm["url"], erp["url"])  # by url, whatever the order
+    assert [p["url"] for p in declared.to_api_body()["webHookParameters"]] == list(live.state.urls)
+
+
+def test_a_webhook_with_one_url_twice_is_set_aside_not_half_managed() -> None:
     parameter = answer()["webHookParameters"]
-    with pytest.raises(ValueError, match="2 delivery targets"):
+    with pytest.raises(ValueError, match="two targets deliver to one url"):
         LiveWebhook.from_api(answer(webHookParameters=[parameter, parameter]))
+
+
+def test_targets_beside_the_shorthand_are_refused_and_a_bad_target_is_named_by_its_place() -> None:
+    both = {**DECLARED, "targets": [{"url": "https://b.example.com/x"}]}
+    assert validate_declaration(both)[1] == [
+        (
+            "targets",
+            "set either targets or url, format, fields (the one-target shorthand), not both "
+            "(got url, format, fields beside targets)",
+        )
+    ]
+    props = {key: DECLARED[key] for key in ("event", "label")}
+    bad = {
+        **props,
+        "targets": [{"url": "https://a.example.com/x"}, {"url": "http://b.example.com/x"}],
+    }
+    [(key, reason)] = validate_declaration(bad)[1]
+    assert key == "targets" and reason.startswith("[1].url: the delivery URL must use https")
+    typo = {**props, "targets": [{"url": "https://z.example.com", "fields": ["order_emial"]}]}
+    [(key, reason)] = validate_declaration(typo)[1]
+    assert key == "targets" and reason.startswith("[0].fields: order_emial is not")
 
 
 @pytest.mark.parametrize(

@@ -125,11 +125,11 @@ def test_the_example_stack_file_is_a_valid_declaration() -> None:
     declarations = parse_declarations(document["config"]["shoprenter-webhooks:webhooks"])
     used = {key for entry in document["config"]["shoprenter-webhooks:webhooks"] for key in entry}
     assert used == set(ENTRY_KEYS)  # it shows every option
-    assert len(declarations) == 4
+    assert len(declarations) == 5
     prefix = "shoprenter-webhooks:"
     own = {k.removeprefix(prefix): v for k, v in document["config"].items() if k.startswith(prefix)}
     config = FakeConfig(**own)
-    assert len(load_declarations(config, example.parent)) == 4  # under its own allowedTargets
+    assert len(load_declarations(config, example.parent)) == 5  # under its own allowedTargets
     assert load_inventory_plan(config).mode == "report"
 
 

@@ -36,7 +36,7 @@ def test_check_normalises_and_makes_no_call(
     provider: WebhookProvider, sim: SimulatorControl
 ) -> None:
     inputs = checked(provider, {**DECLARED, "webhookId": None, "href": None, "__provider": "x"})
-    assert inputs["fields"] == ["order_email", "order_innerId"]
+    assert inputs["targets"][0]["fields"] == ["order_email", "order_innerId"]
     assert set(inputs) == set(PROPERTY_KEYS)
     assert sim.requests() == []
 
@@ -56,7 +56,7 @@ def test_check_accepts_unknown_values_in_preview(
     computed = {"url": unknown, "fields": ["order_email", unknown]}
     result = provider.check({}, {**DECLARED, **computed})
     assert result.failures == []
-    assert isinstance(result.inputs["url"], Unknown)
+    assert isinstance(result.inputs["targets"][0]["url"], Unknown)
     diff = provider.diff("id", {**DECLARED, "webhookId": "id", "href": "h"}, result.inputs)
     assert diff.changes is True
     assert sim.requests() == []

@@ -12,6 +12,7 @@ the defaults below.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,13 +40,18 @@ def allowed(host: str, patterns: list[str]) -> bool:
 def targets_allowed(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != WEBHOOK:
         return
-    url: Any = args.props.get("url")
-    if not isinstance(url, str):
-        return  # not known yet, or secret: the provider's allowedTargets still checks it
-    host = (urlsplit(url).hostname or "").lower()
+    targets: Any = args.props.get("targets")  # the pack sees read-only proxies of lists
+    if not isinstance(targets, Sequence):
+        return  # not known yet, or secret: the provider's allowedTargets still checks them
     patterns = list(args.get_config().get("allowedTargets", DEFAULT_ALLOWED))
-    if not allowed(host, patterns):
-        report(f"{args.name} delivers to {host}, which is not among {', '.join(patterns)}", None)
+    for target in targets:
+        url = target.get("url") if isinstance(target, Mapping) else None
+        if not isinstance(url, str):
+            continue
+        host = (urlsplit(url).hostname or "").lower()
+        if not allowed(host, patterns):
+            listed = ", ".join(patterns)
+            report(f"{args.name} delivers to {host}, which is not among {listed}", None)
 
 
 def label_names_owner(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -2,7 +2,7 @@
 
 ``shared``: a shop as it is once several owners use it, for trying what a stack reports,
 adopts and prunes there. A person made one webhook in the admin, another integration made
-two (one with two targets), and two stacks marked theirs in the label as this project's
+two (one delivering to two targets), and two stacks marked theirs in the label as this project's
 provider does (``[pulumi:OWNER]``; the simulator itself gives the text no meaning).
 """
 
