@@ -2,8 +2,9 @@
 
 One :class:`WebhookInventory` per stack, declared after (and depending on) every ``Webhook``:
 
-* ``read`` runs on refresh (``pulumi refresh``, ``up``/``preview --refresh``). It lists the shop
-  once, every page, and records each webhook this stack does not manage: id, event, label and
+* ``read`` runs on refresh (``pulumi refresh``, ``up``/``preview --refresh``). It takes the
+  process's one listing of the shop (every page; the webhooks' own reads share it,
+  :mod:`provider.ledger`) and records each webhook this stack does not manage: id, event, label and
   target host, never the URL (it may carry a secret).
 * ``check`` hands that refreshed record to this run's plan, once. In ``prune`` mode the plan
   lists the unmanaged webhooks that no owner marks and whose every target matches
@@ -51,7 +52,7 @@ Entry = dict[str, Any]
 def entries_of(listing: Listing) -> list[Entry]:
     """Every listed webhook as the inventory records it: no URL, only where it delivers."""
     found = [
-        _entry(live.id, live.state.event, live.state.label, live.state.owner, [live.state.url])
+        _entry(live.id, live.state.event, live.state.label, live.state.owner, list(live.state.urls))
         | {"twin": live.state.twin_key()}  # only a webhook a declaration can describe has one
         for live in listing.webhooks
     ]
@@ -145,7 +146,7 @@ class InventoryProvider(ShopProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Refresh: list the shop once and record every webhook this stack does not manage."""
         managed = set(props.get("managed") or [])
-        listing = self._ledger().client.list()
+        listing = self._ledger().listing()  # the listing the webhooks' reads share
         unmanaged = [entry for entry in entries_of(listing) if entry["id"] not in managed]
         record = {"unmanaged": unmanaged, "prunable": [], "fresh": True}
         inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}

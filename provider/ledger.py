@@ -8,6 +8,10 @@ the provider's calls mean on the shop:
   create at once, and kept current by this process's own writes.
 * after an unclear outcome (timeout, dropped connection, 5xx) it lists the shop again before
   it posts again, so a POST that landed is found, not repeated;
+* a refresh reads each webhook from that same one listing of the shop (its pages and a token,
+  not one call per webhook); a webhook the listing lacks is confirmed gone by its own GET (a
+  404 is certain, an absent entry is not), and where no listing can be had, each webhook is
+  read on its own: a live webhook is never reported gone;
 * a webhook is *claimed* before it is touched, so two resources never share one;
 * a webhook taken over in this process is never deleted by it (a resource renamed without an
   alias is created anew, adopting its twin, before the old resource is deleted);
@@ -26,10 +30,10 @@ import random
 import threading
 from typing import Optional
 
-from .client import ShoprenterClient
+from .client import Listing, ShoprenterClient
 from .errors import AmbiguousOutcome, NotFound, OwnedElsewhere, RateLimited, ShoprenterError
 from .lifeline import pause, warn
-from .model import LiveWebhook, WebhookState
+from .model import LiveWebhook, Unmanageable, WebhookState
 from .ownership import describe_owner
 from .settings import ConnectionSettings
 
@@ -45,8 +49,12 @@ class WebhookLedger:
         self.client = client
         self._lock = threading.Lock()
         self._listing = threading.Lock()
-        # Webhooks seen on the shop, read once and kept current by our own writes.
+        # Webhooks seen on the shop, read once and kept current by our own writes; and those
+        # the listing found that no declaration can describe.
         self._known: Optional[dict[str, LiveWebhook]] = None
+        self._unmanageable: list[Unmanageable] = []
+        # Set when the listing failed for a refresh: its reads go item by item from then on.
+        self._reads_by_item = False
         # Ids handed to a resource by this process.
         self._claimed: set[str] = set()
         # Ids of existing webhooks taken over in this process.
@@ -55,8 +63,35 @@ class WebhookLedger:
         self.resources_changed = False
 
     def read(self, webhook_id: str) -> Optional[LiveWebhook]:
-        """The webhook as the shop has it now, or ``None`` when it is gone."""
-        return self.client.get(webhook_id)
+        """The webhook as the shop has it now, or ``None`` when it is gone.
+
+        Answered from the process's one listing; absent there, or with no listing to be had,
+        by the webhook's own GET, whose 404 alone says it is gone.
+        """
+        listed = self._listed_for_reads()
+        found = listed.get(webhook_id) if listed is not None else None
+        return found if found is not None else self.client.get(webhook_id)
+
+    def listing(self) -> Listing:
+        """The shop's whole webhook set as this process knows it: the one listing, kept
+        current by this process's writes."""
+        known = self._listed()
+        with self._lock:
+            return Listing(list(known.values()), list(self._unmanageable))
+
+    def _listed_for_reads(self) -> Optional[dict[str, LiveWebhook]]:
+        """The one listing, or ``None`` once it could not be had (a page with no clear answer
+        after the transport's retries): a refresh then reads webhook by webhook."""
+        with self._lock:
+            if self._reads_by_item:
+                return None
+        try:
+            return self._listed()
+        except (AmbiguousOutcome, RateLimited) as error:
+            with self._lock:
+                self._reads_by_item = True
+            warn(f"listing the shop failed ({error}); reading each webhook on its own instead")
+            return None
 
     def create(
         self, state: WebhookState, take_over_from: frozenset[str] = frozenset()
@@ -211,9 +246,10 @@ class WebhookLedger:
             with self._lock:
                 stale = fresh or self._known is None
             if stale:
-                listed = self.client.list().webhooks
+                listing = self.client.list()
                 with self._lock:
-                    self._known = {live.id: live for live in listed}
+                    self._known = {live.id: live for live in listing.webhooks}
+                    self._unmanageable = listing.unmanageable
         with self._lock:
             return dict(self._known or {})
 

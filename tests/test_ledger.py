@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
-from provider.client import ShoprenterClient
+from provider.client import PacedRetry, ShoprenterClient
 from provider.errors import NotFound, OwnedElsewhere, ShoprenterError
 from provider.ledger import WebhookLedger
+from provider.model import Target
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import ERP, CallsSince, api_body, oauth_settings
 
@@ -76,7 +77,7 @@ def test_a_post_refused_by_a_5xx_is_retried_after_looking(
 def test_create_adopts_an_identical_webhook_instead_of_duplicating(
     client: WebhookLedger, sim: SimulatorControl
 ) -> None:
-    existing = sim.add_webhook(api_body(label="ERP sync", url=ERP.url))
+    existing = sim.add_webhook(api_body(label="ERP sync", url=ERP.urls[0]))
     adopted = client.create(ERP)
     assert adopted.id == existing["id"]
     assert len(sim.webhooks()) == 1
@@ -167,7 +168,7 @@ MINE = ERP.model_copy(update={"owner": "agency/prod"})
 
 
 def test_another_owners_twin_is_refused_before_any_write(sim: SimulatorControl) -> None:
-    theirs = sim.add_webhook(api_body(label="ERP sync [pulumi:team-b/prod]", url=ERP.url))
+    theirs = sim.add_webhook(api_body(label="ERP sync [pulumi:team-b/prod]", url=ERP.urls[0]))
     calls = CallsSince(sim)
     with pytest.raises(OwnedElsewhere, match=r"managed by another stack, team-b/prod"):
         ledger_on(sim).create(MINE)
@@ -177,9 +178,10 @@ def test_another_owners_twin_is_refused_before_any_write(sim: SimulatorControl) 
 
 
 def test_take_over_from_moves_another_owners_twin_with_one_put(sim: SimulatorControl) -> None:
-    theirs = sim.add_webhook(api_body(label="ERP sync [pulumi:team-b/prod]", url=ERP.url))
+    theirs = sim.add_webhook(api_body(label="ERP sync [pulumi:team-b/prod]", url=ERP.urls[0]))
     live = ledger_on(sim).create(
-        MINE.model_copy(update={"fields": (), "delay": None}), frozenset({"team-b/prod"})
+        MINE.model_copy(update={"targets": (Target(url=ERP.urls[0]),), "delay": None}),
+        frozenset({"team-b/prod"}),
     )
     assert live.id == theirs["id"] and live.state.owner == "agency/prod"
     assert sim.webhooks()[0]["label"] == "ERP sync [pulumi:agency/prod]"
@@ -193,3 +195,68 @@ def test_a_delete_lets_go_of_a_webhook_someone_else_marks_now(sim: SimulatorCont
     assert [hook["id"] for hook in sim.webhooks()] == [made.id]
     ledger_on(sim).delete(made.id, "ERP sync", "someone/else")  # its owner's own delete
     assert sim.webhooks() == []
+
+
+def hand_made(sim: SimulatorControl, count: int) -> list[str]:
+    return [
+        sim.add_webhook(api_body(label=f"hook {n}", url=f"https://h.example.com/{n}"))["id"]
+        for n in range(count)
+    ]
+
+
+def webhook_calls(calls: CallsSince) -> list[str]:
+    return [f"{c['method']} {c['path']}" for c in calls.all() if "/webHooks" in c["path"]]
+
+
+def test_a_refresh_reads_every_webhook_from_one_listing(sim: SimulatorControl) -> None:
+    ids = hand_made(sim, 5)
+    calls = CallsSince(sim)
+    ledger = ledger_on(sim)
+    read = [ledger.read(webhook_id) for webhook_id in ids]
+    assert [live.state.label for live in read if live] == [f"hook {n}" for n in range(5)]
+    assert webhook_calls(calls) == ["GET /api/webHooks"]  # one page, no read of its own
+    assert [live.id for live in ledger.listing().webhooks] == ids  # shared, not listed again
+    assert len(webhook_calls(calls)) == 1
+
+
+def test_a_webhook_the_listing_lacks_is_gone_only_when_its_own_read_says_so(
+    sim: SimulatorControl,
+) -> None:
+    [listed] = hand_made(sim, 1)
+    ledger = ledger_on(sim)
+    assert ledger.read(listed) is not None  # the listing is read here
+    later = sim.add_webhook(api_body(label="made since", url="https://h.example.com/later"))
+    calls = CallsSince(sim)
+    found = ledger.read(later["id"])
+    assert found is not None and found.state.label == "made since"
+    sim.delete_webhook(later["id"])
+    assert ledger.read(later["id"]) is None
+    assert webhook_calls(calls) == [f"GET /api/webHooks/{later['id']}"] * 2
+
+
+def test_a_listing_that_keeps_failing_falls_back_to_each_webhooks_own_read(
+    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PacedRetry, "get_backoff_time", lambda _self: 0.0)  # no waiting here
+    ids = hand_made(sim, 3)
+    sim.fault("GET", "/webHooks", status=503, count=99)  # the page, never the items
+    calls = CallsSince(sim)
+    ledger = ledger_on(sim)
+    read = [ledger.read(webhook_id) for webhook_id in ids]
+    assert all(live is not None for live in read)  # nothing live reported gone
+    pages = [call for call in webhook_calls(calls) if call.endswith("/webHooks")]
+    assert len(pages) == 6  # the page and its 5 retries, once for the whole refresh
+    assert len(webhook_calls(calls)) == 6 + 3
+
+
+def test_a_page_that_fails_twice_is_retried_and_the_refresh_stays_one_listing(
+    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PacedRetry, "get_backoff_time", lambda _self: 0.0)
+    ids = hand_made(sim, 3)
+    sim.fault("GET", "/webHooks", mode="drop-before", count=1)
+    sim.fault("GET", "/webHooks", status=502, count=1)
+    calls = CallsSince(sim)
+    ledger = ledger_on(sim)
+    assert all(ledger.read(webhook_id) is not None for webhook_id in ids)
+    assert webhook_calls(calls) == ["GET /api/webHooks"] * 3
