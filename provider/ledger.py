@@ -53,7 +53,10 @@ class WebhookLedger:
         # the listing found that no declaration can describe.
         self._known: Optional[dict[str, LiveWebhook]] = None
         self._unmanageable: list[Unmanageable] = []
-        # Set when the listing failed for a refresh: its reads go item by item from then on.
+        # Whether a refresh has listed the shop in this process (its reads share that listing),
+        # and whether that failed (its reads then go item by item).
+        self._refreshing = threading.Lock()
+        self._refreshed = False
         self._reads_by_item = False
         # Ids handed to a resource by this process.
         self._claimed: set[str] = set()
@@ -73,11 +76,19 @@ class WebhookLedger:
         return found if found is not None else self.client.get(webhook_id)
 
     def listing(self) -> Listing:
-        """The shop's whole webhook set as this process knows it: the one listing, kept
+        """The shop's whole webhook set for a refresh: the listing its reads share, kept
         current by this process's writes."""
-        known = self._listed()
+        known = self._refresh_listing()
         with self._lock:
             return Listing(list(known.values()), list(self._unmanageable))
+
+    def _refresh_listing(self) -> dict[str, LiveWebhook]:
+        """The listing a refresh reads from: listed anew at the process's first refresh read
+        (never older than the refresh; a create may have listed before), then shared."""
+        with self._refreshing:
+            known = self._listed(fresh=not self._refreshed)
+            self._refreshed = True
+        return known
 
     def _listed_for_reads(self) -> Optional[dict[str, LiveWebhook]]:
         """The one listing, or ``None`` once it could not be had (a page with no clear answer
@@ -86,7 +97,7 @@ class WebhookLedger:
             if self._reads_by_item:
                 return None
         try:
-            return self._listed()
+            return self._refresh_listing()
         except (AmbiguousOutcome, RateLimited) as error:
             with self._lock:
                 self._reads_by_item = True
