@@ -29,6 +29,11 @@ with its floor and the ratio between them:
    (pages of 200) against its calls / 3, and a refresh of 10 managed webhooks among 500 with
    the inventory against the same refresh without it plus the inventory's calls / 3.
 
+12. refreshes read from the collection: the drift check (``preview --refresh``) and an
+    unchanged ``up --refresh`` of 40 and of 200 managed webhooks at 3 req/s, against their
+    pages and a token per refresh at 3 per second plus the same command without a refresh;
+    and the fleet's ``drift`` over the 20 shops of row 8.
+
 ``make bench ROWS=2,11`` runs only those rows. No timed assertion anywhere: these are figures
 to read, not tests.
 """
@@ -36,6 +41,7 @@ to read, not tests.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -53,6 +59,7 @@ from typing import Any
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
+from provider.client import PAGE_LIMIT
 from provider.settings import stack_config
 from sandbox import backends
 from sandbox.gitops import ShopRepo
@@ -325,14 +332,7 @@ def shop_set_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row
     control = SimulatorControl(simulator.url)
     control.reset(rateLimit=SHOP_LIMIT)
     for number in range(500):
-        control.add_webhook(
-            {
-                "event": "order_confirm",
-                "status": "1",
-                "label": f"hand {number}",
-                "webHookParameters": [{"type": "json", "url": f"https://h.example.com/{number}"}],
-            }
-        )
+        control.add_webhook(hand_made(number))
     connection = control.connection(requestsPerSecond=str(SHOP_LIMIT))
     variables = {**os.environ, "PYTHONPATH": str(ROOT), **shoprenter_variables(connection)}
     command = [sys.executable, "-m", "provider", "export", "--output", str(scratch / "all.yaml")]
@@ -376,29 +376,85 @@ def shop_set_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row
     return rows
 
 
+def drift_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row]:
+    """Row 12: the drift check (a refreshed preview) and ``up --refresh`` of 40 and of 200
+    managed webhooks on a shop of 2 more, at 3 req/s, against pages and a token per refresh
+    at 3 per second plus the same command's cost without a refresh."""
+    control = SimulatorControl(simulator.url)
+    rows = []
+    for count in (40, 200):
+        control.reset(rateLimit=None)
+        for number in range(2):
+            control.add_webhook(hand_made(number))
+        stack = LocalStack(scratch / f"row12-{count}", binary, stack="bench")
+        stack.create(control.connection(requestsPerSecond="1000"))
+        stack.declare([webhook(n) for n in range(count)])
+        stack.up()
+        control.settings(rateLimit=SHOP_LIMIT)
+        stack.pulumi("config", "set", "--plaintext", "shoprenter:requestsPerSecond", "3")
+        stack.up()  # a refresh paces itself by the config the last up recorded, not the file
+        pages = -(-(count + 2) // PAGE_LIMIT)
+        commands = [
+            ("drift check, preview --refresh", ("preview", "--expect-no-changes"), 1),
+            ("up --refresh --yes, no change", ("up", "--yes", "--expect-no-changes"), 2),
+        ]
+        for name, command, refreshes in commands:
+            plain = functools.partial(stack.pulumi, *command)
+            fixed = min(measure(control, plain)[0] for _ in range(2))
+            refreshed = functools.partial(plain, "--refresh")
+            seconds, calls, refused, tokens = measure(control, refreshed)
+            floor = fixed + refreshes * (pages + 1) / SHOP_LIMIT
+            note = (
+                f"token {tokens}; floor: {refreshes} x ({pages} pages + token) / 3 + {fixed:.2f} s"
+            )
+            rows.append(Row(f"12. {name}, N={count}", seconds, floor, calls, refused, note))
+    control.reset()
+    return rows
+
+
+def hand_made(number: int) -> dict[str, Any]:
+    """A webhook made in the admin, as the API takes it."""
+    return {
+        "event": "order_confirm",
+        "status": "1",
+        "label": f"hand {number}",
+        "webHookParameters": [{"type": "json", "url": f"https://h.example.com/{number}"}],
+    }
+
+
 def fleet_rows(binary: Path, scratch: Path) -> list[Row]:
-    """20 shops x 6 hooks, each shop limited to 3 req/s, four at a time."""
+    """20 shops x 6 hooks, each shop limited to 3 req/s, four at a time: ``up`` (row 8), then
+    ``drift`` (row 12)."""
     names = [f"shop-{number:02}" for number in range(20)]
     repo = ShopRepo(
         scratch / "fleet", binary, names, [webhook(n) for n in range(6)], str(SHOP_LIMIT)
     )
     try:
         repo.reset_shops(rateLimit=SHOP_LIMIT)
-        started = time.perf_counter()
-        code, runs, output = repo.fleet("up", "--all", "--concurrency", "4")
-        wall = time.perf_counter() - started
-        calls = sum((api_calls(shop, 0)[0] for shop in repo.shops.values()), Counter())
-        refused = sum(api_calls(shop, 0)[1] for shop in repo.shops.values())
+        return [
+            fleet_row(repo, "up", "8. fleet up, 20 shops x 6 hooks, concurrency 4"),
+            fleet_row(repo, "drift", "12. fleet drift, 20 shops x 6 hooks, concurrency 4"),
+        ]
     finally:
         repo.close()
+
+
+def fleet_row(repo: ShopRepo, operation: str, name: str) -> Row:
+    """One fleet operation over every shop, against the best four at a time allow."""
+    since = {shop: len(control.requests()) for shop, control in repo.shops.items()}
+    started = time.perf_counter()
+    code, runs, output = repo.fleet(operation, "--all", "--concurrency", "4")
+    wall = time.perf_counter() - started
+    counted = [api_calls(control, since[shop]) for shop, control in repo.shops.items()]
     if code != 0:
-        raise RuntimeError(f"the fleet failed:\n{output}")
+        raise RuntimeError(f"the fleet's {operation} failed:\n{output}")
     times = [float(run["seconds"]) for run in runs]
     best = max(*times, sum(times) / 4)
     note = (
         f"slowest shop {max(times):.2f} s, sum {sum(times):.2f} s: wall/sum {wall / sum(times):.2f}"
     )
-    return [Row("8. fleet up, 20 shops x 6 hooks, concurrency 4", wall, best, calls, refused, note)]
+    calls = sum((found[0] for found in counted), Counter())
+    return Row(name, wall, best, calls, sum(found[1] for found in counted), note)
 
 
 def backend_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row]:
@@ -609,7 +665,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="make bench: figures against the call floor")
     parser.add_argument("--rows", help="only these rows, e.g. 2,11 (default: all)")
     chosen = parser.parse_args().rows
-    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 12))
+    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 13))
     print("Finding or building the Pulumi CLI...", flush=True)
     binary = pulumi_binary()
     rows: list[Row] = []
@@ -632,10 +688,11 @@ def main() -> None:
                 lambda: limiter_rows(simulator, binary, scratch, 60),
             ),
             ({7}, "export and the inventory", lambda: shop_set_rows(simulator, binary, scratch)),
-            ({8}, "the fleet, 20 shops", lambda: fleet_rows(binary, scratch)),
+            ({8, 12}, "the fleet, 20 shops: up, drift", lambda: fleet_rows(binary, scratch)),
             ({9}, "state backends", lambda: backend_rows(simulator, binary, scratch)),
             ({10}, "PULUMI_SKIP_CHECKPOINTS", lambda: checkpoint_rows(simulator, binary, scratch)),
             ({11}, "each plugin set", lambda: plugin_rows(simulator, scratch)),
+            ({12}, "refresh from the collection", lambda: drift_rows(simulator, binary, scratch)),
         ]
         for numbers, title, measure_rows in groups:
             if numbers & wanted:
