@@ -3,8 +3,35 @@
 ``Webhook`` declares one webhook; ``WebhookProvider`` is the dynamic provider behind it.
 Importing this package has no side effects: the Pulumi engine re-imports it in its
 provider process.
+
+The released package is imported as ``shoprenter_webhooks``; in this project's repository the
+same code is the folder ``provider``. One program must use one of the two names: the engine
+pickles each resource's provider by its module's name, and two copies of the package in one
+process would keep two views of the shop. Importing both is refused, naming the fix.
 """
+
+import sys
 
 from .webhook_provider import Webhook, WebhookProvider
 
-__all__ = ["Webhook", "WebhookProvider"]
+__version__ = "1.0.0"
+DISTRIBUTION = "shoprenter-webhooks"
+IMPORT_NAMES = ("shoprenter_webhooks", "provider")
+
+
+def _refuse_a_second_name() -> None:
+    for other in IMPORT_NAMES:
+        if (
+            other != __name__
+            and getattr(sys.modules.get(other), "DISTRIBUTION", "") == DISTRIBUTION
+        ):
+            raise ImportError(
+                f"{DISTRIBUTION} is imported twice, as {other} and as {__name__}: import it as "
+                "shoprenter_webhooks only (provider is the same code in the project's own "
+                "repository; a program uses one of the two names)"
+            )
+
+
+_refuse_a_second_name()
+
+__all__ = ["DISTRIBUTION", "Webhook", "WebhookProvider", "__version__"]

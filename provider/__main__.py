@@ -1,4 +1,5 @@
-"""``python -m provider``: see :mod:`provider.cli`."""
+"""``python -m provider`` (``python -m shoprenter_webhooks`` when installed): see
+:mod:`provider.cli`."""
 
 import sys
 

@@ -1,8 +1,9 @@
-"""``python -m provider``: commands beside the Pulumi program.
+"""``shoprenter-webhooks`` (or ``python -m`` and the package): commands beside the program.
 
 ``export`` writes the shop's webhooks as declarations (see :mod:`provider.export`). It reaches
 the shop with the same settings as the provider: the ``SHOPRENTER_*`` variables, or with
 ``--stack NAME`` that stack's ``shoprenter:*`` config, read through the ``pulumi`` CLI.
+``fleet`` runs one operation over many shops' stacks (see :mod:`provider.fleet`).
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ from .settings import ConnectionSettings
 DEFAULT_PROJECT = "shoprenter-webhooks"
 
 
+def program_name() -> str:
+    """How the user called us: the console script, or ``python -m`` and the package."""
+    called = Path(sys.argv[0]).name
+    return f"python -m {__package__}" if called == "__main__.py" else called
+
+
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m provider", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=program_name(), description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "fleet", help="one operation over many shops' stacks (fleet --help)", add_help=False
+    )
     exporting = commands.add_parser(
         "export", help="write the shop's webhooks as declarations (usable as webhooksFile)"
     )
@@ -128,9 +138,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fleet"]:
+        from .fleet import main as fleet  # noqa: PLC0415 (the Automation API only when asked)
+
+        return fleet(argv[1:], prog=f"{program_name()} fleet")
     args = parse_args(argv)
     try:
         return run_export(args)
     except (ShoprenterError, SettingsError, ValueError) as error:
-        print(f"python -m provider {args.command}: {error}", file=sys.stderr)
+        print(f"{program_name()} {args.command}: {error}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""``python -m provider.fleet``: one command for many shops, one stack per shop.
+"""``shoprenter-webhooks fleet`` (or ``python -m provider.fleet``): one command for many shops,
+one stack per shop.
 
 An agency keeps one GitOps repository: the shared declarations and defaults in ``Pulumi.yaml``,
 and one ``Pulumi.<shop>.yaml`` per shop. This runs ``preview``, ``up``, ``refresh``, ``drift`` (a
@@ -213,10 +214,10 @@ def exit_status(runs: list[ShopRun]) -> int:
     return EXIT_DRIFTED if any(run.state == "drifted" for run in runs) else 0
 
 
-def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m provider.fleet", description=__doc__.split("\n")[0]
-    )
+def parse_args(argv: Optional[list[str]], prog: Optional[str] = None) -> argparse.Namespace:
+    """The command line; ``prog`` is how the user called it (default: ``python -m``)."""
+    prog = prog or f"python -m {__package__}.fleet"
+    parser = argparse.ArgumentParser(prog=prog, description=" ".join(__doc__.split("\n")[:2]))
     parser.add_argument("operation", choices=OPERATIONS)
     chosen = parser.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--stacks", help="comma-separated stack names")
@@ -227,8 +228,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    args = parse_args(argv)
+def main(argv: Optional[list[str]] = None, prog: Optional[str] = None) -> int:
+    args = parse_args(argv, prog)
     stacks = project_stacks(args.project_dir) if args.all else args.stacks.split(",")
     fleet = Fleet(
         args.project_dir.resolve(), [s.strip() for s in stacks if s.strip()], args.concurrency

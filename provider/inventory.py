@@ -12,10 +12,11 @@ One :class:`WebhookInventory` per stack, declared after (and depending on) every
   deliver; another owner's webhook never (:mod:`provider.ownership`). The preview shows
   exactly what ``up`` will delete, and a later run without a new refresh deletes nothing. A plan
   larger than ``pruneLimit`` fails at ``check``, before anything is deleted.
-* ``diff`` reports a change only when the plan deletes something, so that a preview lists what
-  changes on the shop and nothing else. The engine then keeps the record in the outputs as the
-  last refresh (or prune) left it, and the program filters it against this run's declarations
-  (:func:`not_taken_over`) before showing it.
+* ``diff`` reports a change only when the plan deletes something (or the state records its
+  provider under another name, which an update with nothing to delete records anew), so that a
+  preview lists what changes on the shop and nothing else. The engine then keeps the record
+  in the outputs as the last refresh (or prune) left it, and the program filters it against
+  this run's declarations (:func:`not_taken_over`) before showing it.
 * ``update`` deletes what the plan lists, skipping any webhook a resource took over meanwhile.
 * ``create`` and ``delete`` make no call: a new stack learns the shop at its first refresh, and
   ``destroy`` never prunes.
@@ -35,7 +36,7 @@ from pulumi import dynamic
 from .errors import OwnedElsewhere, ShoprenterError
 from .ownership import describe_owner
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
-from .shop_provider import ShopProvider, before_registration
+from .shop_provider import ShopProvider, before_registration, recorded_anew
 
 if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
     from .client import Listing
@@ -135,9 +136,10 @@ class InventoryProvider(ShopProvider):
         return self._settings is not None and self._ledger().resources_changed
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        """A change only when the plan deletes something: the preview lists what changes on
-        the shop, and the record alone changes nothing there (the program shows it)."""
-        changed = bool(news.get("prunable"))
+        """A change only when the plan deletes something, or the provider is recorded anew:
+        the record of unmanaged webhooks alone changes nothing on the shop (the program shows
+        it)."""
+        changed = bool(news.get("prunable")) or recorded_anew(olds, news)
         return dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 _BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 # Attributes resolved in the provider process; never pickled into state.
 RUN_TIME_ATTRIBUTES = ("_settings", "_rules")
+# Where the SDK keeps each resource's pickled provider, in its inputs and its outputs.
+PROVIDER_KEY = "__provider"
 
 
 class ShopProvider(ResourceProvider):
@@ -92,6 +94,19 @@ def before_registration() -> None:
     """
     unwrap_pickler()
     hold_on()
+
+
+def recorded_anew(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Whether the state records a resource's provider otherwise than this program pickles it.
+
+    A refresh or a delete unpickles the provider the state recorded, by its module's name. A
+    stack made by this project's repository records ``provider.*``; run from the package it
+    must record ``shoprenter_webhooks.*`` before a refresh or a delete can work. The pickle of
+    a provider is the same from run to run, so a difference means the name (or the pickler)
+    changed: an update then records it anew, with no call to the shop when nothing else did.
+    """
+    old, new = olds.get(PROVIDER_KEY), news.get(PROVIDER_KEY)
+    return isinstance(old, str) and isinstance(new, str) and old != new
 
 
 def contains_unknown(value: Any) -> bool:

@@ -22,13 +22,14 @@ from pulumi.dynamic import (
 from .lifeline import warn
 from .model import (
     PROPERTY_KEYS,
+    LiveWebhook,
     WebhookState,
     fold_shorthand,
     property_bag,
     validate_declaration,
 )
 from .ownership import OWNER_KEY, describe_owner
-from .shop_provider import ShopProvider, before_registration, contains_unknown
+from .shop_provider import ShopProvider, before_registration, contains_unknown, recorded_anew
 
 OUTPUT_KEYS = ("webhookId", "href")
 
@@ -62,7 +63,14 @@ class WebhookProvider(ShopProvider):
                 f"webhook {new.label!r} gains its owner marker [pulumi:{new.owner}]: one PUT of "
                 "its label, nothing else (a state from before owners were marked)"
             )
-        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+        re_recorded = recorded_anew(olds, news)
+        if re_recorded and not changed:
+            warn(
+                f"webhook {new.label!r} is recorded anew under this package's name (a state "
+                "written by another layout): no call to the shop"
+            )
+        changes = bool(changed) or re_recorded
+        return DiffResult(changes=changes, replaces=[], delete_before_replace=False)
 
     # -- acting on the shop ---------------------------------------------------------------
 
@@ -88,9 +96,15 @@ class WebhookProvider(ShopProvider):
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
         return ReadResult(live.id, outputs, inputs=inputs)
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Overwrite the webhook; when the shop already has it as declared (only the record
+        changes, see :func:`~provider.shop_provider.recorded_anew`), make no call."""
         state = WebhookState.from_props(news)
-        return UpdateResult(self._ledger().update(id_, state).to_outputs(state.adopt_id))
+        if WebhookState.from_props(olds).same_webhook(state):
+            live = LiveWebhook(id=id_, href=str(olds.get("href") or ""), state=state)
+        else:
+            live = self._ledger().update(id_, state)
+        return UpdateResult(live.to_outputs(state.adopt_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self._ledger().delete(id_, str(props.get("label") or id_), props.get("owner"))

@@ -46,6 +46,12 @@ def pulumi_binary(plugins: str = "stand-ins") -> Path:
     return Path(found.stdout.strip())
 
 
+def is_official(binary: Path) -> bool:
+    """Whether this CLI runs Pulumi's official Python plugins (``scripts/pulumi-cli
+    --official`` puts it in a folder of its own, named so)."""
+    return binary.parent.name.endswith("-official")
+
+
 def scratch_project(
     target: Path, project_dir: Path = ROOT, virtualenv: Path = Path(sys.prefix)
 ) -> Path:

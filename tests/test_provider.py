@@ -130,6 +130,23 @@ def test_update_returns_full_outputs(provider: WebhookProvider) -> None:
     assert updated.outs["delay"] is None
 
 
+def test_a_provider_recorded_under_another_name_is_recorded_anew_without_a_call(
+    provider: WebhookProvider, sim: SimulatorControl
+) -> None:
+    inputs = checked(provider, DECLARED)
+    created = provider.create(inputs)
+    recorded = {**(created.outs or {}), "__provider": "pickled as provider.webhook_provider"}
+    declared = {**inputs, "__provider": "pickled as shoprenter_webhooks.webhook_provider"}
+    assert provider.diff(created.id, recorded, declared).changes is True
+    calls = len(sim.requests())
+    updated = provider.update(created.id, recorded, declared)
+    assert len(sim.requests()) == calls  # the shop already has it: no PUT
+    assert updated.outs == created.outs
+    same = {**recorded, "__provider": declared["__provider"]}
+    assert provider.diff(created.id, same, declared).changes is False
+    assert not provider.diff(created.id, created.outs or {}, inputs).changes
+
+
 def test_adopt_id_is_kept_in_outputs_and_ignored_by_diff(
     provider: WebhookProvider, sim: SimulatorControl
 ) -> None:

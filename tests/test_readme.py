@@ -4,9 +4,11 @@ it, against the simulator, with each plugin set.
 The walk happens in a copy of this repository (its tracked files, times kept, the virtualenv
 linked), with the virtualenv and the CLI on ``PATH`` as the README asks. Only what the README
 itself says is put in: the simulator's address for 127.0.0.1:8765 and its demo client for the
-placeholders. Confirmations are skipped (``PULUMI_SKIP_CONFIRMATIONS``), as a person at the
-terminal answers yes. Where a block needs a situation first (webhooks declared, one made by hand, a
-run killed midway), the walk makes it before running the block, and checks the outcome after.
+placeholders, and, since the package is not published from here, the wheel of this checkout
+for pip to find (``PIP_FIND_LINKS``) where the README installs the release. Confirmations are
+skipped (``PULUMI_SKIP_CONFIRMATIONS``), as a person at the terminal answers yes. Where a block
+needs a situation first (webhooks declared, one made by hand, a run killed midway), the walk
+makes it before running the block, and checks the outcome after.
 """
 
 from __future__ import annotations
@@ -166,6 +168,20 @@ class Walk:
 
 
 # What the walk makes happen before a block (keyed by the block's first command) ...
+def a_released_wheel(walk: Walk) -> None:
+    """The release the README's GitOps repository pins: this checkout's wheel, for pip."""
+    wheels = walk.repo.parent / "dist"
+    subprocess.run(
+        ["python", "-m", "build", "--wheel", "--outdir", str(wheels)],
+        cwd=walk.repo,
+        env=walk.environment,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    walk.environment["PIP_FIND_LINKS"] = str(wheels)
+
+
 def declare_the_example(walk: Walk) -> None:
     """Step 3: "Declare the webhooks (above) in Pulumi.production.yaml"."""
     walk.edit_stack_config("shoprenter-webhooks:webhooks", declared_webhooks(README.read_text()))
@@ -212,7 +228,12 @@ def recovered_to_the_declared_set(walk: Walk, _done: subprocess.CompletedProcess
     assert labels(walk.sim) == sorted([*expected, "made by hand"])
 
 
+NEW_REPOSITORY = (
+    "pulumi new templates/shoprenter-webhooks --dir ../acme-shop --name acme-shop "
+    "--generate-only --yes"
+)
 BEFORE: dict[str, Callable[[Walk], None]] = {
+    NEW_REPOSITORY: a_released_wheel,
     "pulumi preview": declare_the_example,
     "pulumi refresh --run-program --yes": make_one_by_hand,
     "pulumi cancel --yes": kill_an_up_midway,

@@ -1,0 +1,3 @@
+from shoprenter_webhooks.program import main
+
+main()
