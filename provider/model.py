@@ -270,7 +270,7 @@ class WebhookState(BaseModel):
     def identity(self) -> tuple[str, ...]:
         """What makes two webhooks duplicates of each other: event, targets' urls and label
         (for one target: event, url and label)."""
-        return (self.event, *self.urls, self.label)
+        return (self.event, *sorted(self.urls), self.label)
 
     def twin_key(self) -> str:
         """A digest of :meth:`identity`: recognises a twin without keeping its URLs."""

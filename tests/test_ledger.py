@@ -9,7 +9,7 @@ import pytest
 from provider.client import PacedRetry, ShoprenterClient
 from provider.errors import NotFound, OwnedElsewhere, ShoprenterError
 from provider.ledger import WebhookLedger
-from provider.model import Target
+from provider.model import DeclaredWebhook, Target
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import ERP, CallsSince, api_body, oauth_settings
 
@@ -260,3 +260,20 @@ def test_a_page_that_fails_twice_is_retried_and_the_refresh_stays_one_listing(
     ledger = ledger_on(sim)
     assert all(ledger.read(webhook_id) is not None for webhook_id in ids)
     assert webhook_calls(calls) == ["GET /api/webHooks"] * 3
+
+
+def test_a_webhook_with_the_same_targets_in_another_order_is_adopted_not_duplicated(
+    sim: SimulatorControl,
+) -> None:
+    fan_out = api_body(label="ERP sync", url="https://b.example.com/in")
+    fan_out["webHookParameters"].insert(0, {"type": "xml", "url": "https://a.example.com/in"})
+    existing = sim.add_webhook(fan_out)
+    b_first = [
+        {"url": "https://b.example.com/in"},
+        {"url": "https://a.example.com/in", "format": "xml"},
+    ]
+    declared = DeclaredWebhook.model_validate({**ERP.to_props(), "targets": b_first, "delay": None})
+    calls = CallsSince(sim)
+    adopted = ledger_on(sim).create(declared)
+    assert adopted.id == existing["id"] and len(sim.webhooks()) == 1
+    assert calls.writes() == {}  # the same webhook: nothing to write

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from provider.model import DeclaredWebhook, LiveWebhook, WebhookState, validate_declaration
-from provider.rules import Rules
+from provider.rules import HostPattern, Rules
 from tests.helpers import DECLARED as HELPERS_DECLARED
 
 # Repeated and out of order on purpose: the normalisation sorts and dedupes.
@@ -200,3 +200,14 @@ def test_unknown_values_are_left_unjudged() -> None:
     )
     assert webhook is None
     assert [key for key, _ in failures] == ["format"]
+
+
+def test_every_target_must_be_among_the_allowed_targets() -> None:
+    rules = Rules(allowed_targets=(HostPattern.parse("*.example.com"),))
+    props = {key: DECLARED[key] for key in ("event", "label")}
+    inside = {"url": "https://erp.example.com/x"}
+    outside = {"url": "https://paste.example.net/x"}
+    assert validate_declaration({**props, "targets": [inside]}, rules=rules)[1] == []
+    [(key, reason)] = validate_declaration({**props, "targets": [inside, outside]}, rules=rules)[1]
+    assert key == "targets"
+    assert reason.startswith("[1].url: paste.example.net is not among the allowed targets")
