@@ -162,7 +162,10 @@ def test_provider_errors_reach_the_engine_with_the_shops_message(
     with pytest.raises(grpc.RpcError) as caught:
         engine.stub.Update(
             provider_pb2.UpdateRequest(
-                id="abc", urn=URN, olds=engine.props(DECLARED), news=engine.props(DECLARED)
+                id="abc",
+                urn=URN,
+                olds=engine.props(DECLARED),
+                news=engine.props({**DECLARED, "enabled": False}),  # a change: one PUT
             )
         )
     # One sentence, as the official plugin reports it too: no traceback above it.
