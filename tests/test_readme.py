@@ -80,10 +80,10 @@ def copy_of_repository(target: Path) -> Path:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target / name, follow_symlinks=False)
     (target / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
-    installed = (ROOT / ".venv" / ".installed").stat().st_mtime
+    installed = (ROOT / ".venv" / ".installed").stat().st_mtime_ns
     for name in ("requirements.txt", "requirements-dev.txt"):  # the venv was made from them
         copied = target / name
-        os.utime(copied, (installed, min(copied.stat().st_mtime, installed)))
+        os.utime(copied, ns=(installed, min(copied.stat().st_mtime_ns, installed)))
     return target
 
 
@@ -229,7 +229,7 @@ def recovered_to_the_declared_set(walk: Walk, _done: subprocess.CompletedProcess
 
 
 NEW_REPOSITORY = (
-    "pulumi new templates/shoprenter-webhooks --dir ../acme-shop --name acme-shop "
+    'pulumi new "$PWD/templates/shoprenter-webhooks" --dir ../acme-shop --name acme-shop '
     "--generate-only --yes"
 )
 BEFORE: dict[str, Callable[[Walk], None]] = {
@@ -257,20 +257,22 @@ def walk(tmp_path: Path, pulumi_path: Path, request: pytest.FixtureRequest) -> I
 def test_every_shell_block_of_the_readme_runs(walk: Walk) -> None:
     blocks = shell_blocks(README.read_text(encoding="utf-8"))
     ran: list[str] = []
+    opened: set[str] = set()  # the first lines of the blocks run so far: a situation is made once
     for lines in blocks:
         runnable = [line for line in lines if line not in NOT_RUN_HERE]
         if not runnable:
             continue
         first = runnable[0]
-        if first in BEFORE and first not in ran:
+        if first in BEFORE and first not in opened:
             BEFORE[first](walk)
         foreground = [line for line in runnable if not line.endswith("&")]
         for line in runnable:
             if line.endswith("&"):
                 walk.start(line)
         done = walk.run_block(foreground) if foreground else None
-        if done is not None and first in AFTER and first not in ran:
+        if done is not None and first in AFTER and first not in opened:
             AFTER[first](walk, done)
         ran.extend(runnable)
+        opened.add(first)
     assert set(BEFORE) | set(AFTER) <= set(ran), "a situation no README block needs any more"
     assert {line for block in blocks for line in block} - set(ran) == set(NOT_RUN_HERE)
