@@ -102,23 +102,22 @@ def fold_shorthand(data: Mapping[str, Any]) -> dict[str, Any]:
     were supported has. Both ``targets`` and the shorthand at once is refused: which one was
     meant cannot be told.
     """
-    shorthand = {key: data[key] for key in SHORTHAND_KEYS if data.get(key) is not None}
-    rest = {key: value for key, value in data.items() if key not in SHORTHAND_KEYS}
+    shorthand = {key: data[key] for key in TARGET_KEYS if data.get(key) is not None}
+    rest = {key: value for key, value in data.items() if key not in TARGET_KEYS}
     if not shorthand:
         return rest
     if rest.get("targets") is not None:
         raise ValueError(
-            f"set either targets or {', '.join(SHORTHAND_KEYS)} (the one-target shorthand), "
+            f"set either targets or {', '.join(TARGET_KEYS)} (the one-target shorthand), "
             f"not both (got {', '.join(shorthand)} beside targets)"
         )
     return {**rest, "targets": [shorthand]}
 
 
-# The keys of the property bag, in the order a person reads them, and of one target.
+# The keys of the property bag, in the order a person reads them, and of one target (which,
+# written on the webhook itself, are the one-target shorthand).
 PROPERTY_KEYS: tuple[str, ...] = tuple(property_bag(event=None, label=None, targets=None))
 TARGET_KEYS = ("url", "format", "fields")
-# The one-target shorthand: a target's keys written on the webhook itself.
-SHORTHAND_KEYS = TARGET_KEYS
 
 
 def is_loopback_host(host: str) -> bool:
@@ -246,7 +245,7 @@ class WebhookState(BaseModel):
     def from_props(cls, props: Mapping[str, Any]) -> WebhookState:
         """The canonical value of a property bag (stored outputs carry extra keys: ignored;
         a state from before several targets has the shorthand instead of ``targets``)."""
-        keys = (*PROPERTY_KEYS, *SHORTHAND_KEYS)
+        keys = (*PROPERTY_KEYS, *TARGET_KEYS)
         return cls.model_validate({key: props.get(key) for key in keys})
 
     def to_props(self) -> dict[str, Any]:
@@ -471,7 +470,7 @@ def validate_declaration(
     the one-target shorthand, ``targets`` with the target's place (``[1].url: ...``) else.
     """
     known = {key: value for key, value in props.items() if key not in unknown_keys}
-    shorthand = any(known.get(key) is not None for key in SHORTHAND_KEYS)
+    shorthand = any(known.get(key) is not None for key in TARGET_KEYS)
     try:
         folded = fold_shorthand(known)
         declared = DeclaredWebhook.model_validate(folded, context={"rules": rules})

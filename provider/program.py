@@ -19,7 +19,7 @@ import yaml
 
 from .errors import DeclarationError
 from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
-from .model import PROPERTY_KEYS, SHORTHAND_KEYS, DeclaredWebhook, validate_declaration
+from .model import PROPERTY_KEYS, TARGET_KEYS, DeclaredWebhook, validate_declaration
 from .ownership import OWNER_SETTING, owner_problem
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
 from .webhook_provider import Webhook, stack_owner
@@ -29,7 +29,7 @@ from .webhook_provider import Webhook, stack_owner
 ENTRY_KEYS = (
     "name",
     *(key for key in PROPERTY_KEYS if key != "owner"),
-    *SHORTHAND_KEYS,
+    *TARGET_KEYS,
     "aliases",
 )
 
