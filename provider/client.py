@@ -19,7 +19,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .auth import make_auth
-from .errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError, error_for
+from .errors import (
+    AmbiguousOutcome,
+    NotFound,
+    RateLimited,
+    ShoprenterError,
+    error_for,
+    not_an_answer,
+)
 from .lifeline import pause
 from .model import LiveWebhook, Unmanageable, WebhookState, read_listed
 from .pacing import Pacer
@@ -201,8 +208,8 @@ class ShoprenterClient:
                 subject=subject,
             ) from None
         self._settle(response, operation, subject)
-        if response.status_code == 204 or not response.content:
-            return {}
+        if method == "DELETE":
+            return {}  # a DELETE's answer carries nothing needed
         return _json_object(response, operation, subject)
 
     def _settle(self, response: requests.Response, operation: str, subject: Optional[str]) -> None:
@@ -233,33 +240,35 @@ class ShoprenterClient:
 
 
 def _parse(answer: dict[str, Any], operation: str, subject: Optional[str]) -> LiveWebhook:
+    """The webhook a successful answer describes; one that describes none is an unclear
+    outcome (the call may have been carried out)."""
     try:
         return LiveWebhook.from_api(answer)
     except (ValueError, KeyError, TypeError) as error:
-        raise ShoprenterError(
-            operation, f"could not understand the shop's answer: {error}", subject=subject
+        raise AmbiguousOutcome(
+            operation, f"the shop's answer describes no webhook ({error})", subject=subject
         ) from None
 
 
 def _json_object(
     response: requests.Response, operation: str, subject: Optional[str]
 ) -> dict[str, Any]:
-    """The answer's JSON object, unwrapped from ``{"response": …}`` where the shop wraps it."""
-    try:
-        answer = response.json()
-    except ValueError:
-        kind = response.headers.get("Content-Type", "unknown")
-        raise ShoprenterError(
-            operation,
-            f"expected a JSON answer, got {kind}",
-            subject=subject,
-            status=response.status_code,
-        ) from None
+    """The answer's JSON object, unwrapped from ``{"response": …}`` where the shop wraps it.
+
+    A success whose body is not the API's (a proxy's page, an empty or cut-off body) is an
+    unclear outcome, not a failure: the call may have been carried out, and the ledger looks
+    before it posts again.
+    """
+    instead = not_an_answer(response)
+    answer = None if instead else response.json()
     if isinstance(answer, dict) and set(answer) == {"response"}:
         answer = answer["response"]
     if not isinstance(answer, dict):
-        raise ShoprenterError(
-            operation, f"expected a JSON object, got {type(answer).__name__}", subject=subject
+        raise AmbiguousOutcome(
+            operation,
+            instead or "a JSON answer that is not an object, not an answer of the Shoprenter API",
+            subject=subject,
+            status=response.status_code,
         )
     return answer
 

@@ -6,19 +6,23 @@ The hierarchy::
     ├── CredentialsRejected    the shop or its token endpoint refused the configured credentials
     ├── NotFound               the webhook is not (or no longer) on the shop
     ├── RateLimited            429: refused, not carried out; may say when to come back
-    ├── AmbiguousOutcome       no clear answer (timeout, dropped connection, 5xx): may have worked
+    ├── AmbiguousOutcome       no clear answer (timeout, dropped connection, 5xx, a 2xx whose
+    │                          body is not the API's): may have worked
     └── OwnedElsewhere         the webhook is marked as another owner's: not taken over
     SettingsError              the connection settings are missing or wrong (a ValueError)
     DeclarationError           the declared webhooks are wrong, listed entry by entry (a ValueError)
     EngineGone                 the engine that started this process is gone: no call is started
 
 Every message says what failed and why, names the settings or entries to check, and never
-contains a credential; ``report_plainly`` tells a plugin host that the message alone is the
+contains a credential. An answer that is not the API's (a proxy's HTML page, an empty or
+cut-off body) is described, never quoted (:func:`not_an_answer`): it may be a page of markup,
+and it may echo what was sent. ``report_plainly`` tells a plugin host that the message alone is the
 whole report, with no traceback.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # only the type: importing requests stays out of the provider's start-up
@@ -49,8 +53,17 @@ class ShoprenterError(Exception):
         self.status = status
         self.detail = message
         where = f"{operation} {subject}" if subject else operation
-        code = f" (HTTP {status})" if status else ""
+        code = f" (HTTP {status_text(status)})" if status else ""
         super().__init__(f"{where} failed{code}: {message}")
+
+
+def status_text(status: int) -> str:
+    """A status with its reason phrase, ``502 Bad Gateway``, as HTTP defines it (a proxy's
+    own phrase may say anything)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 class CredentialsRejected(ShoprenterError):
@@ -154,12 +167,15 @@ def error_message(response: requests.Response) -> str:
     """What an error answer says, with its inner code when there is one.
 
     Neither the API's nor the token endpoint's error body is documented beyond a message:
-    the usual places are read, and anything else is shown as it came.
+    the usual places are read, and anything else is shown as it came, unless it is no
+    answer of the API at all (:func:`not_an_answer`).
     """
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return (response.text.strip()[:300] or response.reason or "no message").replace("\n", " ")
+    if not response.content.strip():
+        return "no message"
+    instead = not_an_answer(response)
+    if instead:
+        return instead
+    body: Any = response.json()
     if isinstance(body, dict) and set(body) == {"response"}:
         body = body["response"]
     if not isinstance(body, dict):
@@ -171,6 +187,29 @@ def error_message(response: requests.Response) -> str:
     text = ": ".join(str(part) for part in (kind, message) if part) or str(body)[:300]
     code = body.get("code") or nested.get("code")
     return f"{text} (code {code})" if code else text
+
+
+def not_an_answer(response: requests.Response) -> Optional[str]:
+    """What came instead of an answer of the Shoprenter API (a JSON document), for a
+    message; ``None`` when the body is one. The body itself is never quoted."""
+    body = response.content.strip()
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if not body:
+        what = "an empty answer"
+    elif "html" in kind or body[:100].lower().startswith((b"<!doctype html", b"<html")):
+        what = "an HTML page"
+    else:
+        try:
+            response.json()
+        except ValueError:
+            what = "a cut-off or malformed JSON answer" if "json" in kind else _typed(kind)
+        else:
+            return None
+    return f"{what}, not an answer of the Shoprenter API"
+
+
+def _typed(kind: str) -> str:
+    return f"an answer of type {kind}" if kind else "an answer of no stated type"
 
 
 def _seconds(header: Optional[str]) -> Optional[float]:

@@ -34,7 +34,7 @@ import pulumi
 from pulumi import dynamic
 
 from .errors import OwnedElsewhere, ShoprenterError
-from .ownership import describe_owner
+from .ownership import describe_owner, is_foreign
 from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
 from .shop_provider import ShopProvider, before_registration, recorded_anew
 
@@ -76,6 +76,12 @@ def _entry(webhook_id: str, event: str, label: str, owner: Optional[str], urls: 
     }
 
 
+def unmanaged_in(listing: Listing, props: dict[str, Any]) -> list[Entry]:
+    """The listed webhooks that no resource of this stack manages (by the ``managed`` ids)."""
+    managed = set(props.get("managed") or [])
+    return [entry for entry in entries_of(listing) if entry["id"] not in managed]
+
+
 def in_scope(entry: Entry, patterns: tuple[HostPattern, ...]) -> bool:
     """Whether every target of the webhook matches one of ``patterns``."""
     origins = entry.get("origins") or []
@@ -96,8 +102,9 @@ class InventoryProvider(ShopProvider):
         plan = {key: news.get(key) for key in PLAN_KEYS}
         managed = plan["managed"] if isinstance(plan["managed"], list) else []
         keep = not_taken_over(managed, plan["adopting"] or [], plan["declared"] or [])
-        record: list[Entry] = olds.get("unmanaged") or []
-        unmanaged = [entry for entry in record if keep(entry)]
+        listed: Optional[list[Entry]] = olds.get("unmanaged")  # None: never listed
+        record = listed or []
+        unmanaged = None if listed is None else [entry for entry in record if keep(entry)]
         failures = self._foreign_take_overs(record, keep, plan["owner"])
         try:
             patterns = parse_patterns(plan["pruneTargets"] or [], "pruneTargets")
@@ -108,7 +115,9 @@ class InventoryProvider(ShopProvider):
         if plan["mode"] == "prune" and olds.get("fresh"):
             ids_known = all(isinstance(item, str) for item in managed)
             orphans = plan["owner"] if ids_known and not self._resources_changed() else None
-            prunable = [entry for entry in unmanaged if _prunable(entry, patterns, orphans)]
+            prunable = [
+                entry for entry in record if keep(entry) and _prunable(entry, patterns, orphans)
+            ]
         limit = int(plan["pruneLimit"] or 0)
         if len(prunable) > limit:
             failures.append(dynamic.CheckFailure("pruneLimit", _over_limit(len(prunable), limit)))
@@ -126,7 +135,9 @@ class InventoryProvider(ShopProvider):
                 "declared", str(OwnedElsewhere(entry["id"], entry["label"], entry["owner"], mine))
             )
             for entry in record
-            if not keep(entry) and entry.get("owner") not in (None, mine, *allowed)
+            if not keep(entry)
+            and is_foreign(entry.get("owner"), mine)
+            and entry.get("owner") not in allowed
         ]
 
     def _resources_changed(self) -> bool:
@@ -143,14 +154,18 @@ class InventoryProvider(ShopProvider):
         return dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        return dynamic.CreateResult(INVENTORY_ID, {**props, "pruned": []})
+        """Record the shop as this run's creates listed it, with no call of its own; a run
+        that listed nothing leaves ``unmanaged`` as ``None``: not listed yet."""
+        listing = self._ledger().last_listing()
+        unmanaged = None if listing is None else unmanaged_in(listing, props)
+        return dynamic.CreateResult(
+            INVENTORY_ID, {**props, "unmanaged": unmanaged, "prunable": [], "pruned": []}
+        )
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Refresh: list the shop once and record every webhook this stack does not manage."""
-        managed = set(props.get("managed") or [])
         listing = self._ledger().listing()  # the listing the webhooks' reads share
-        unmanaged = [entry for entry in entries_of(listing) if entry["id"] not in managed]
-        record = {"unmanaged": unmanaged, "prunable": [], "fresh": True}
+        record = {"unmanaged": unmanaged_in(listing, props), "prunable": [], "fresh": True}
         inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}
         return dynamic.ReadResult(id_, {**props, **record}, inputs=inputs)
 
@@ -167,7 +182,8 @@ class InventoryProvider(ShopProvider):
             if ledger.prune(entry["id"], entry["label"], entry.get("owner"))
         ]
         gone = {entry["id"] for entry in pruned}
-        unmanaged = [entry for entry in news.get("unmanaged") or [] if entry["id"] not in gone]
+        listed: Optional[list[Entry]] = news.get("unmanaged")
+        unmanaged = None if listed is None else [e for e in listed if e["id"] not in gone]
         return dynamic.UpdateResult(
             {**news, "unmanaged": unmanaged, "prunable": [], "pruned": pruned}
         )

@@ -6,8 +6,9 @@ the provider's calls mean on the shop:
 * ``create`` never makes a webhook identical (event, url, label) to one the shop already
   has: it takes that one over. The shop is listed once per process, however many threads
   create at once, and kept current by this process's own writes.
-* after an unclear outcome (timeout, dropped connection, 5xx) it lists the shop again before
-  it posts again, so a POST that landed is found, not repeated;
+* after an unclear outcome (timeout, dropped connection, 5xx, a success whose body cannot be
+  read) it lists the shop again before it posts again, so a POST that landed is found, not
+  repeated; an unclear PUT is read back;
 * a refresh reads each webhook from that same one listing of the shop (its pages and a token,
   not one call per webhook); a webhook the listing lacks is confirmed gone by its own GET (a
   404 is certain, an absent entry is not), and where no listing can be had, each webhook is
@@ -34,7 +35,7 @@ from .client import Listing, ShoprenterClient
 from .errors import AmbiguousOutcome, NotFound, OwnedElsewhere, RateLimited, ShoprenterError
 from .lifeline import pause, warn
 from .model import LiveWebhook, Unmanageable, WebhookState
-from .ownership import describe_owner
+from .ownership import describe_owner, is_foreign
 from .settings import ConnectionSettings
 
 # POSTs whose outcome was unclear before giving up, and refusals (429) before giving up.
@@ -78,9 +79,18 @@ class WebhookLedger:
     def listing(self) -> Listing:
         """The shop's whole webhook set for a refresh: the listing its reads share, kept
         current by this process's writes."""
-        known = self._refresh_listing()
+        self._refresh_listing()
+        listed = self.last_listing()
+        assert listed is not None  # listed just now
+        return listed
+
+    def last_listing(self) -> Optional[Listing]:
+        """What this process last listed of the shop, kept current by its own writes, or
+        ``None`` when it has listed nothing: never a call."""
         with self._lock:
-            return Listing(list(known.values()), list(self._unmanageable))
+            if self._known is None:
+                return None
+            return Listing(list(self._known.values()), list(self._unmanageable))
 
     def _refresh_listing(self) -> dict[str, LiveWebhook]:
         """The listing a refresh reads from: listed anew at the process's first refresh read
@@ -145,10 +155,18 @@ class WebhookLedger:
                 pause(_backoff(unclear))
 
     def update(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
-        """Overwrite the webhook with ``state``; say how to recover when it is gone."""
+        """Overwrite the webhook with ``state``; say how to recover when it is gone.
+
+        After an unclear outcome the webhook is read back: a PUT that landed is done.
+        """
         self.resources_changed = True
         try:
             return self._remember(self.client.put(webhook_id, state))
+        except AmbiguousOutcome:
+            live = self.client.get(webhook_id)
+            if live is None or not live.state.same_webhook(state):
+                raise
+            return self._remember(live)
         except NotFound as error:
             raise NotFound(
                 "update webhook",
@@ -159,16 +177,17 @@ class WebhookLedger:
             ) from None
 
     def delete(self, webhook_id: str, label: str, owner: Optional[str]) -> None:
-        """Remove the webhook if it is still ``owner``'s on the shop (``None``: a state from
-        before markers, so an unmarked webhook); one gone, taken over in this run, or marked
-        by someone else since (released, with a warning) counts as done."""
+        """Remove the webhook unless its marker names an owner other than ``owner`` (this
+        stack's, or ``None`` for a state from before markers); one gone, taken over in this
+        run, or marked by someone else since (released, with a warning) counts as done. A
+        webhook whose label lost its marker is still this stack's, and is deleted."""
         with self._lock:
             if webhook_id in self._taken_over:
                 return
         live = self._listed().get(webhook_id)
         if live is None:
             return  # gone already
-        if live.state.owner != owner:
+        if is_foreign(live.state.owner, owner):
             warn(
                 f"webhook {webhook_id} ({label!r}) was not deleted: its marker says "
                 f"{describe_owner(live.state.owner, owner)} now, so this stack lets it go"
@@ -209,7 +228,7 @@ class WebhookLedger:
         """Claim an existing webhook (before touching it), then make it match ``state``: its
         marker too, which is one PUT of the label for an unmarked one."""
         theirs = live.state.owner
-        if theirs not in (None, state.owner) and theirs not in take_over_from:
+        if is_foreign(theirs, state.owner) and theirs not in take_over_from:
             raise OwnedElsewhere(live.id, live.state.label, theirs, state.owner)
         self._claim(live)
         try:

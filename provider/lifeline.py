@@ -184,5 +184,5 @@ class _PlainTraceback:
     def format_exc(limit: Optional[int] = None, chain: bool = True) -> str:
         error = sys.exc_info()[1]
         if error is not None and getattr(error, "report_plainly", False):
-            return f"{type(error).__name__}: {error}"
+            return str(error)
         return traceback.format_exc(limit, chain)

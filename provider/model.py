@@ -477,8 +477,17 @@ def validate_declaration(
     except ValueError as error:  # pydantic's ValidationError is one too
         details = error.errors() if isinstance(error, ValidationError) else []
         failures = [_failure(detail, shorthand) for detail in details] or [("targets", str(error))]
-        return None, [(key, reason) for key, reason in failures if key not in unknown_keys]
+        return None, [
+            NO_TARGET_WRITTEN if failure == NO_TARGET else failure
+            for failure in failures
+            if failure[0] not in unknown_keys
+        ]
     return (None, []) if unknown_keys else (declared, [])
+
+
+# No target at all: the user wrote neither form, so the message names the shorthand's url.
+NO_TARGET = ("targets", "is required")
+NO_TARGET_WRITTEN = ("url", "is required (or targets, for several)")
 
 
 def _failure(detail: Any, shorthand: bool) -> tuple[str, str]:

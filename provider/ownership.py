@@ -12,6 +12,11 @@ webhook is labelled ``ERP sync [pulumi:agency/prod]``: the declared label, a spa
 only the API body and answer do. ``split(mark(label, owner)) == (label, owner)`` for every
 label, because only the last marker is ever read.
 
+Only a marker that names *another* owner makes a webhook someone else's (:func:`is_foreign`).
+A label without a marker, or this owner's marker on other text, on a webhook this stack holds
+is the same webhook with its label edited in the admin: drift, put back by the next ``up``,
+never a reason to let it go (and make a second one).
+
 An owner defaults to ``<project>/<stack>``; ``shoprenter-webhooks:owner`` sets it. It must be
 told apart from a label at a glance and by :func:`split`, so it is one word of letters,
 digits and ``. _ - /``.
@@ -20,7 +25,7 @@ digits and ``. _ - /``.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, TypeGuard
 
 # Config keys in the project's namespace (shoprenter-webhooks:owner in this project).
 OWNER_KEY = "owner"
@@ -43,6 +48,12 @@ def split(shop_label: str) -> tuple[str, Optional[str]]:
     if found is None:
         return shop_label, None
     return found["label"], found["owner"]
+
+
+def is_foreign(marked: Optional[str], mine: Optional[str]) -> TypeGuard[str]:
+    """Whether a webhook whose label carries ``marked`` (``None``: no marker) belongs to an
+    owner other than ``mine``: only a marker naming someone else says so."""
+    return marked is not None and marked != mine
 
 
 def owner_problem(owner: object) -> Optional[str]:

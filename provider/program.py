@@ -250,6 +250,10 @@ def adopting(declarations: Iterable[Declaration]) -> list[str]:
     return [d.webhook.adopt_id for d in declarations if d.webhook.adopt_id]
 
 
+# The output unmanaged of a stack that has not listed the shop yet (no create, no refresh).
+NOT_LISTED = "not listed yet: `pulumi refresh` lists the shop's webhooks"
+
+
 def report(inventory: WebhookInventory, declarations: list[Declaration], owner: str) -> None:
     """Warn about unmanaged webhooks, the ones this run marks as it takes them over, and
     each one ``up`` will delete; export the unmanaged ones.
@@ -258,7 +262,8 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
     over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
     """
     keep = not_taken_over([], adopting(declarations), [d.webhook.twin_key() for d in declarations])
-    record = inventory.unmanaged.apply(lambda entries: entries or [])
+    listed = inventory.unmanaged  # None: this stack has not listed the shop yet
+    record = listed.apply(lambda entries: entries or [])
     unmanaged = record.apply(lambda entries: [e for e in entries if keep(e)])
     warn_listing = _warner(owner)
     unmanaged.apply(
@@ -277,7 +282,13 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
     shown = ("id", "event", "label", "host", "owner")
     pulumi.export(
         "unmanaged",
-        unmanaged.apply(lambda entries: [{key: e.get(key) for key in shown} for e in entries]),
+        pulumi.Output.all(listed, unmanaged).apply(
+            lambda both: (
+                NOT_LISTED
+                if both[0] is None
+                else [{key: e.get(key) for key in shown} for e in both[1]]
+            )
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
@@ -57,6 +58,7 @@ class ShopProvider(ResourceProvider):
         to start the process's lifeline (:func:`provider.lifeline.hold_on`), lazily.
         """
         hold_on()
+        _serve_command(req.config)
         self._settings = ConnectionSettings.resolve(req.config.get, os.environ)
         try:
             self._rules = Rules.from_config(req.config.get)
@@ -69,12 +71,37 @@ class ShopProvider(ResourceProvider):
         The HTTP stack is imported here, not at module level: ``preview`` only checks and
         diffs, and each provider process it starts is spared loading requests and urllib3.
         """
-        from .ledger import ledger_for  # noqa: PLC0415 (deferred on purpose, see above)
+        from .ledger import forget_ledgers, ledger_for  # noqa: PLC0415 (deferred, see above)
 
+        if _NEW_COMMAND.is_set():
+            _NEW_COMMAND.clear()
+            forget_ledgers()
         if self._settings is None:
             # Engines before configure() existed: the environment is all there is.
             self._settings = ConnectionSettings.resolve(lambda _key: None, os.environ)
         return ledger_for(self._settings)
+
+
+# The configuration of the engine command this process serves (the engine's one Configure
+# call, which every provider it unpickles is configured with), and whether a new one came.
+_served: list[object] = []
+_NEW_COMMAND = threading.Event()
+_SERVING = threading.Lock()
+
+
+def _serve_command(config: object) -> None:
+    """Note the engine command a provider is configured for. A process that goes on to serve
+    another (a long-lived host) drops its ledgers at the next call to the shop: one listing,
+    one set of claims, serves one command. The engine starts a provider process per command,
+    so there this never fires."""
+    raw = getattr(config, "_props", None)  # the SDK's one dict per Configure call
+    if raw is None:
+        return
+    with _SERVING:
+        if _served and _served[0] is raw:
+            return
+        _served[:] = [raw]
+    _NEW_COMMAND.set()
 
 
 def unwrap_pickler() -> None:

@@ -28,7 +28,7 @@ from .model import (
     property_bag,
     validate_declaration,
 )
-from .ownership import OWNER_KEY, describe_owner
+from .ownership import OWNER_KEY, describe_owner, is_foreign
 from .shop_provider import ShopProvider, before_registration, contains_unknown, recorded_anew
 
 OUTPUT_KEYS = ("webhookId", "href")
@@ -81,17 +81,29 @@ class WebhookProvider(ShopProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh from the shop: drop the resource if gone, or if its marker now names
-        another owner (released: never deleted by this stack), else report what is live."""
+        another owner (released: never deleted by this stack), else report what is live.
+
+        A label that lost this stack's marker (renamed in the admin) is still this stack's
+        webhook: the drift is reported as a changed ``label``, which ``up`` puts back, marker
+        and all, with one PUT; letting it go would make the next ``up`` create a second one.
+        """
         live = self._ledger().read(id_)
         if live is None:
             return ReadResult("", {})
         mine = props.get("owner")
-        if live.state.owner != mine:
+        if is_foreign(live.state.owner, mine):
             warn(
                 f"webhook {id_} ({live.state.label!r}) is released from this stack: its marker "
                 f"says {describe_owner(live.state.owner, mine)} now. It stays on the shop"
             )
             return ReadResult("", {})
+        if live.state.owner != mine:
+            warn(
+                f"webhook {id_} ({live.state.label!r}) lost its owner marker [pulumi:{mine}] "
+                "(its label was edited on the shop): it stays this stack's, and `pulumi up` "
+                "puts the declared label back"
+            )
+            live = live.model_copy(update={"state": live.state.model_copy(update={"owner": mine})})
         outputs = live.to_outputs(props.get("adoptId"))
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
         return ReadResult(live.id, outputs, inputs=inputs)

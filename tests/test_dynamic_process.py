@@ -170,7 +170,7 @@ def test_provider_errors_reach_the_engine_with_the_shops_message(
         )
     # One sentence, as the official plugin reports it too: no traceback above it.
     assert caught.value.details() == (
-        "ShoprenterError: update webhook ERP sync failed (HTTP 400): injected fault"
+        "update webhook ERP sync failed (HTTP 400 Bad Request): injected fault"
     )
     assert "demo-secret" not in str(caught.value)
 

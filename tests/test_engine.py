@@ -290,7 +290,7 @@ def test_a_provider_error_reaches_the_user_without_a_traceback(
     stack.declare([ERP])
     with pytest.raises(PulumiError) as caught:
         stack.up()
-    assert "create webhook ERP sync failed (HTTP 400): injected fault" in caught.value.output
+    assert "create webhook ERP sync failed (HTTP 400 Bad Request): injected fault" in caught.value.output
     assert "Traceback" not in caught.value.output
 
 

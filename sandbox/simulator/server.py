@@ -73,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         shop = self.server.shop
         fault = shop.take_fault(method, path)
-        if fault and fault.mode == "status":
+        if fault and fault.mode in ("status", "page"):
             status, answer = fault.status, ApiError(fault.status, None, "injected fault").body()
         elif fault and fault.mode == "drop-before":
             status, answer = 0, None
@@ -89,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault and fault.mode == "delay":
             time.sleep(fault.seconds)
+        if fault and fault.mode in SPOILED:
+            spoil, kind = SPOILED[fault.mode]
+            self._send(status, spoil(status, answer), kind, {})
+            return
         self._send_api(status, answer)
 
     def _api(
@@ -229,6 +233,30 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _gateway_page(status: int, _answer: Any) -> bytes:
+    return (
+        f"<html><head><title>{status} Gateway</title></head><body><h1>{status}</h1>"
+        "<p>The upstream server did not answer in time.</p></body></html>"
+    ).encode()
+
+
+def _empty(_status: int, _answer: Any) -> bytes:
+    return b""
+
+
+def _cut_off(_status: int, answer: Any) -> bytes:
+    whole = json.dumps(answer).encode()
+    return whole[: len(whole) // 2]
+
+
+# The answers no API should give (see Fault): the body each sends, and its type.
+SPOILED: dict[str, tuple[Callable[[int, Any], bytes], str]] = {
+    "page": (_gateway_page, "text/html; charset=utf-8"),
+    "empty-after": (_empty, "application/json; charset=utf-8"),
+    "cut-after": (_cut_off, "application/json; charset=utf-8"),
+}
 
 
 class SimulatorServer(ThreadingHTTPServer):

@@ -83,7 +83,10 @@ class Fault:
 
     ``mode``: ``status`` answers ``status`` without acting; ``drop-before`` closes the
     connection without acting; ``drop-after`` acts, then closes without answering (a lost
-    response); ``delay`` acts, then waits ``seconds`` before answering.
+    response); ``delay`` acts, then waits ``seconds`` before answering. Answers no API should
+    give: ``page`` is a gateway's HTML page with ``status``, without acting; ``empty-after``
+    acts, then answers its own status with an empty body; ``cut-after`` acts, then answers
+    its own status with the JSON cut off halfway.
     """
 
     method: str
