@@ -143,6 +143,8 @@ def error_for(
     ``credential_keys`` names the settings to check when a status in ``credential_statuses``
     means the credentials themselves are wrong (Basic sign-in, the token endpoint). Without
     it, a 401 or 403 came after a fresh token was accepted: the API client lacks a scope.
+    Any refusal whose body is not the API's (a proxy's page) is an unclear outcome: a 404
+    of that kind is no proof that a webhook is gone.
     """
     status = response.status_code
     message = error_message(response)
@@ -152,13 +154,16 @@ def error_for(
         return ShoprenterError(
             operation, f"{message} ({SCOPES_HINT})", subject=subject, status=status
         )
-    if status == 404:
-        return NotFound(operation, message, subject=subject, status=status)
     if status == 429:
         limited = RateLimited(operation, message, subject=subject, status=status)
         limited.retry_after = _seconds(response.headers.get("Retry-After"))
         return limited
-    if status >= 500:
+    # A body that is not the API's came from something in between (a proxy's page): whether
+    # the request reached the shop is unknown, and a 404 of that kind proves nothing gone.
+    foreign = bool(response.content.strip()) and not_an_answer(response) is not None
+    if status == 404 and not foreign:
+        return NotFound(operation, message, subject=subject, status=status)
+    if status >= 500 or foreign:
         return AmbiguousOutcome(operation, message, subject=subject, status=status)
     return ShoprenterError(operation, message, subject=subject, status=status)
 

@@ -162,8 +162,11 @@ class WebhookLedger:
         self.resources_changed = True
         try:
             return self._remember(self.client.put(webhook_id, state))
-        except AmbiguousOutcome:
-            live = self.client.get(webhook_id)
+        except AmbiguousOutcome as unclear:
+            try:
+                live = self.client.get(webhook_id)
+            except ShoprenterError:
+                raise unclear from None
             if live is None or not live.state.same_webhook(state):
                 raise
             return self._remember(live)

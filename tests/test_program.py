@@ -61,6 +61,14 @@ def test_every_problem_is_named_by_entry_and_field() -> None:
     assert "webhooks[3]: must be a mapping" in message
 
 
+def test_an_entry_without_url_or_targets_names_url() -> None:
+    message = problems_of([{"name": "status-feed", "event": "order_status_change"}])
+    assert message.endswith(
+        "webhooks[0] (status-feed): url: is required (or targets, for several)"
+    )
+    assert "targets:" not in message
+
+
 def test_duplicate_names_and_targets_are_refused() -> None:
     message = problems_of([ENTRY, {**ENTRY, "label": "other"}])
     assert "name 'erp' is used 2 times" in message
