@@ -95,22 +95,41 @@ class AmbiguousOutcome(ShoprenterError):
 
 
 class OwnedElsewhere(ShoprenterError):
-    """The webhook to take over carries another owner's marker (see :mod:`provider.ownership`).
+    """The webhook carries another owner's marker (see :mod:`provider.ownership`): not taken
+    over, or (``in_state``: marked so since this stack last read it) not overwritten.
 
-    Raised before anything is written, with how to move the webhook on purpose.
+    Raised before anything is written, with what to do about it.
     """
 
-    def __init__(self, webhook_id: str, label: str, owner: str, mine: Optional[str]) -> None:
-        super().__init__(
-            "take over webhook",
-            f"webhook {webhook_id} ({label!r}) is managed by another stack, {owner}; this stack "
-            f"({mine}) leaves it alone. To move it here on purpose, first drop it from {owner}'s "
-            f"state without deleting it (`pulumi state delete URN` there), then set "
-            f"shoprenter-webhooks:takeOverFrom: [{owner}] here. If {owner} keeps it in its state, "
-            "its next refresh releases it (deleting nothing), but an update there before that "
-            "refresh would mark it back as its own",
-            subject=label,
-        )
+    def __init__(
+        self,
+        webhook_id: str,
+        label: str,
+        owner: str,
+        mine: Optional[str],
+        *,
+        in_state: bool = False,
+    ) -> None:
+        whose = f"webhook {webhook_id} ({label!r}) is"
+        if in_state:
+            operation, message = (
+                "update webhook",
+                f"{whose} marked as another stack's, {owner}, since this stack ({mine}) last "
+                "read it, so it is left alone. `pulumi refresh` releases it from this stack's "
+                "state (deleting nothing); if the marker was set by mistake, put "
+                f"[pulumi:{mine}] back at the end of its label in the admin",
+            )
+        else:
+            operation, message = (
+                "take over webhook",
+                f"{whose} managed by another stack, {owner}; this stack ({mine}) leaves it "
+                f"alone. To move it here on purpose, first drop it from {owner}'s state without "
+                f"deleting it (`pulumi state delete URN` there), then set "
+                f"shoprenter-webhooks:takeOverFrom: [{owner}] here. If {owner} keeps it in its "
+                "state, its next refresh releases it (deleting nothing); an update there "
+                "before that refresh is refused",
+            )
+        super().__init__(operation, message, subject=label)
 
 
 class SettingsError(ValueError):

@@ -22,7 +22,11 @@ One :class:`WebhookInventory` per stack, declared after (and depending on) every
   ``destroy`` never prunes.
 
 A webhook the stack is about to take over (``adoptId``, or a twin with the same event, url and
-label) is never listed; twins are recognised by a digest, so no URL is stored here.
+label) is never listed; twins are recognised by a digest, so no URL is stored here. Only a
+declaration the stack does not hold yet takes a twin over: ``held`` records, by declaration
+name, the webhooks the last ``up`` or refresh found, and a twin of a held declaration is an
+unmanaged duplicate (reported, pruned in scope), never hidden. Preview and ``up`` read
+``held`` from the same state, so they decide alike.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ PLAN_KEYS = ("mode", "owner", "managed", "adopting", "declared", "pruneTargets",
 INVENTORY_ID = "shop-webhook-inventory"
 
 Entry = dict[str, Any]
+Held = dict[str, str]
 
 
 def entries_of(listing: Listing) -> list[Entry]:
@@ -101,7 +106,7 @@ class InventoryProvider(ShopProvider):
         """The plan: the refreshed record, less what this run manages or takes over."""
         plan = {key: news.get(key) for key in PLAN_KEYS}
         managed = plan["managed"] if isinstance(plan["managed"], list) else []
-        keep = not_taken_over(managed, plan["adopting"] or [], plan["declared"] or [])
+        keep = not_taken_over(managed, plan["adopting"] or [], plan["declared"], olds.get("held"))
         listed: Optional[list[Entry]] = olds.get("unmanaged")  # None: never listed
         record = listed or []
         unmanaged = None if listed is None else [entry for entry in record if keep(entry)]
@@ -121,8 +126,8 @@ class InventoryProvider(ShopProvider):
         limit = int(plan["pruneLimit"] or 0)
         if len(prunable) > limit:
             failures.append(dynamic.CheckFailure("pruneLimit", _over_limit(len(prunable), limit)))
-        inputs = {**plan, "unmanaged": unmanaged, "prunable": prunable, "fresh": False}
-        return dynamic.CheckResult(inputs, failures)
+        judged = {"unmanaged": unmanaged, "prunable": prunable, "fresh": False}
+        return dynamic.CheckResult({**plan, **judged, "held": held_by(plan)}, failures)
 
     def _foreign_take_overs(
         self, record: list[Entry], keep: Callable[[Entry], bool], mine: Optional[str]
@@ -158,14 +163,18 @@ class InventoryProvider(ShopProvider):
         that listed nothing leaves ``unmanaged`` as ``None``: not listed yet."""
         listing = self._ledger().last_listing()
         unmanaged = None if listing is None else unmanaged_in(listing, props)
-        return dynamic.CreateResult(
-            INVENTORY_ID, {**props, "unmanaged": unmanaged, "prunable": [], "pruned": []}
-        )
+        record = {"unmanaged": unmanaged, "prunable": [], "pruned": [], "held": held_by(props)}
+        return dynamic.CreateResult(INVENTORY_ID, {**props, **record})
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Refresh: list the shop once and record every webhook this stack does not manage."""
         listing = self._ledger().listing()  # the listing the webhooks' reads share
-        record = {"unmanaged": unmanaged_in(listing, props), "prunable": [], "fresh": True}
+        record = {
+            "unmanaged": unmanaged_in(listing, props),
+            "prunable": [],
+            "fresh": True,
+            "held": still_held(held_by(props), listing, props.get("owner")),
+        }
         inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}
         return dynamic.ReadResult(id_, {**props, **record}, inputs=inputs)
 
@@ -184,9 +193,8 @@ class InventoryProvider(ShopProvider):
         gone = {entry["id"] for entry in pruned}
         listed: Optional[list[Entry]] = news.get("unmanaged")
         unmanaged = None if listed is None else [e for e in listed if e["id"] not in gone]
-        return dynamic.UpdateResult(
-            {**news, "unmanaged": unmanaged, "prunable": [], "pruned": pruned}
-        )
+        record = {"unmanaged": unmanaged, "prunable": [], "pruned": pruned, "held": held_by(news)}
+        return dynamic.UpdateResult({**news, **record})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Forget the inventory; ``destroy`` never prunes."""
@@ -202,17 +210,42 @@ def _prunable(entry: Entry, patterns: tuple[HostPattern, ...], orphans_of: Optio
 
 
 def not_taken_over(
-    managed: list[Any], adopting: list[str], declared: list[str]
+    managed: list[Any], adopting: list[str], declared: Any, held: Optional[Held]
 ) -> Callable[[Entry], bool]:
     """A test for entries that no resource of this run manages or is about to take over.
 
     ``managed`` may hold unknowns (a preview's ids still to be created): they match nothing.
-    ``adopting`` and the twins' digests (``declared``) name the existing webhooks the run
-    takes over all the same.
+    ``adopting`` names existing webhooks the run takes over all the same, and so do the
+    twins' digests of the declarations (``declared``, by name) that the stack does not hold
+    (``held``; ``None``, a record from before it was kept: none is known to be held).
     """
     ids = {item for item in managed if isinstance(item, str)} | set(adopting)
-    twins = set(declared)
+    twins = {
+        twin
+        for name, twin in (declared.items() if isinstance(declared, dict) else [])
+        if held is None or name not in held
+    }
     return lambda entry: entry["id"] not in ids and entry.get("twin") not in twins
+
+
+def held_by(plan: dict[str, Any]) -> Optional[Held]:
+    """The declarations whose webhook the plan knows, by name: ``declared`` (by name) and
+    ``managed`` (the ids, in the same order); ``None`` for a plan from before names."""
+    declared, managed = plan.get("declared"), plan.get("managed")
+    if not isinstance(declared, dict) or not isinstance(managed, list):
+        return None
+    if len(declared) != len(managed):
+        return None
+    return {name: id_ for name, id_ in zip(declared, managed, strict=True) if isinstance(id_, str)}
+
+
+def still_held(held: Optional[Held], listing: Listing, mine: Optional[str]) -> Optional[Held]:
+    """What a refresh leaves held: the webhooks still on the shop and not another owner's
+    (the webhooks' own reads drop the rest, and their declarations will create)."""
+    if held is None:
+        return None
+    ours = {live.id for live in listing.webhooks if not is_foreign(live.state.owner, mine)}
+    return {name: id_ for name, id_ in held.items() if id_ in ours}
 
 
 def _over_limit(count: int, limit: int) -> str:
@@ -226,8 +259,9 @@ def _over_limit(count: int, limit: int) -> str:
 class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInventory"):
     """The shop's webhooks outside this stack (refreshed on ``refresh``), pruned in scope."""
 
-    unmanaged: pulumi.Output[list[dict[str, Any]]]
+    unmanaged: pulumi.Output[Optional[list[dict[str, Any]]]]
     prunable: pulumi.Output[list[dict[str, Any]]]
+    held: pulumi.Output[Optional[Held]]
 
     def __init__(
         self,
@@ -237,22 +271,24 @@ class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInven
         owner: str,
         mode: str = "report",
         adopting: Optional[list[str]] = None,
-        declared: Optional[list[str]] = None,
+        declared: Optional[dict[str, str]] = None,
         prune_targets: Optional[list[str]] = None,
         prune_limit: int = DEFAULT_PRUNE_LIMIT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        """Declare the inventory; ``managed`` should be the ids of every ``Webhook``."""
+        """Declare the inventory; ``managed`` should be the ids of every ``Webhook``, in the
+        order of ``declared`` (each declaration's twin digest, by name)."""
         props = {
             "mode": mode,
             "owner": owner,
             "managed": managed,
             "adopting": adopting or [],
-            "declared": declared or [],
+            "declared": declared or {},
             "pruneTargets": prune_targets or [],
             "pruneLimit": prune_limit,
             "unmanaged": None,
             "prunable": None,
+            "held": None,
         }
         before_registration()
         super().__init__(InventoryProvider(), resource_name, props, opts)

@@ -154,12 +154,23 @@ class WebhookLedger:
                     raise
                 pause(_backoff(unclear))
 
-    def update(self, webhook_id: str, state: WebhookState) -> LiveWebhook:
+    def update(
+        self, webhook_id: str, state: WebhookState, take_over_from: frozenset[str] = frozenset()
+    ) -> LiveWebhook:
         """Overwrite the webhook with ``state``; say how to recover when it is gone.
 
+        A webhook marked as another owner's (not in ``take_over_from``) since the stack last
+        read it is refused before the PUT: the marker is read from the process's one listing.
         After an unclear outcome the webhook is read back: a PUT that landed is done.
         """
         self.resources_changed = True
+        listed = self._listed().get(webhook_id)
+        if listed is not None:
+            theirs = listed.state.owner
+            if is_foreign(theirs, state.owner) and theirs not in take_over_from:
+                raise OwnedElsewhere(
+                    webhook_id, listed.state.label, theirs, state.owner, in_state=True
+                )
         try:
             return self._remember(self.client.put(webhook_id, state))
         except AmbiguousOutcome as unclear:
@@ -236,7 +247,7 @@ class WebhookLedger:
         self._claim(live)
         try:
             if not live.state.same_webhook(state):
-                live = self.update(live.id, state)
+                live = self.update(live.id, state, take_over_from)
         except ShoprenterError:
             with self._lock:
                 self._claimed.discard(live.id)

@@ -238,7 +238,7 @@ def declare_inventory(
         owner=owner,
         mode=plan.mode,
         adopting=adopting(declarations),
-        declared=[d.webhook.twin_key() for d in declarations],
+        declared={d.name: d.webhook.twin_key() for d in declarations},
         prune_targets=list(plan.prune_targets),
         prune_limit=plan.prune_limit,
         opts=pulumi.ResourceOptions(depends_on=hooks),
@@ -261,10 +261,13 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
     The record is the inventory's as of the last refresh; what this run's declarations take
     over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
     """
-    keep = not_taken_over([], adopting(declarations), [d.webhook.twin_key() for d in declarations])
+    twins = {d.name: d.webhook.twin_key() for d in declarations}
     listed = inventory.unmanaged  # None: this stack has not listed the shop yet
-    record = listed.apply(lambda entries: entries or [])
-    unmanaged = record.apply(lambda entries: [e for e in entries if keep(e)])
+    # (unmanaged, taken over by this run), by the declarations the stack holds already.
+    parts = pulumi.Output.all(listed, inventory.held).apply(
+        lambda both: _partition(both[0] or [], adopting(declarations), twins, both[1])
+    )
+    unmanaged = parts.apply(lambda both: both[0])
     warn_listing = _warner(owner)
     unmanaged.apply(
         warn_listing(
@@ -272,11 +275,11 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
             "refresh; see the stack output unmanaged)"
         )
     )
-    record.apply(
-        lambda entries: warn_listing(
+    parts.apply(
+        lambda both: warn_listing(
             "will take over {count} unmarked webhooks and mark them as this stack's (one PUT "
             "of the label each, nothing else)"
-        )([e for e in entries if not keep(e) and e.get("owner") is None])
+        )([e for e in both[1] if e.get("owner") is None])
     )
     inventory.prunable.apply(warn_listing("will delete {count} unmanaged webhooks"))
     shown = ("id", "event", "label", "host", "owner")
@@ -290,6 +293,14 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
             )
         ),
     )
+
+
+def _partition(
+    record: list[dict[str, Any]], adopting: list[str], twins: dict[str, str], held: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The record's entries as (still unmanaged, taken over by this run)."""
+    keep = not_taken_over([], adopting, twins, held)
+    return [e for e in record if keep(e)], [e for e in record if not keep(e)]
 
 
 def _warner(owner: str) -> Callable[[str], Callable[[list[dict[str, Any]]], None]]:

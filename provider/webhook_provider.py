@@ -115,7 +115,7 @@ class WebhookProvider(ShopProvider):
         if WebhookState.from_props(olds).same_webhook(state):
             live = LiveWebhook(id=id_, href=str(olds.get("href") or ""), state=state)
         else:
-            live = self._ledger().update(id_, state)
+            live = self._ledger().update(id_, state, self._rules.take_over_from)
         return UpdateResult(live.to_outputs(state.adopt_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:

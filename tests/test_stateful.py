@@ -1,0 +1,293 @@
+"""Whatever people do in the admin between runs, ``up`` leaves each declaration on the shop
+exactly once, as declared, and touches nothing it does not own.
+
+A Hypothesis state machine drives the providers against the simulator over HTTP, in the
+order the engine calls them (a refresh reads every resource, then the inventory; an ``up``
+checks, then creates or diffs and updates, the inventory last), each command in a provider
+configured anew. Between commands it does what people and other tools do in the admin:
+rename (the marker may go with the old text), disable, delete, edit a target, add an
+unmarked twin of ours, add an unrelated webhook in or out of the prune scope, and re-mark one
+as another owner's.
+
+After every ``up``: each declaration is on the shop exactly once with this owner's marker and
+as declared (or the ``up`` refused it, naming the other owner whose twin holds it); no webhook
+another owner marks was changed or deleted; nothing unmarked outside the prune scope was
+deleted; an unchanged second ``up`` makes no call at all.
+
+Profiles: ``ci`` (the default, for ``make test``) and ``long`` (by hand:
+``HYPOTHESIS_PROFILE=long pytest tests/test_stateful.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from pulumi.dynamic import Config, ConfigureRequest
+
+from provider import WebhookProvider
+from provider.errors import OwnedElsewhere
+from provider.inventory import INVENTORY_ID, InventoryProvider
+from provider.model import WebhookState
+from provider.ownership import mark, split
+from sandbox.simulator import Simulator
+from sandbox.simulator.control import SimulatorControl
+from tests.helpers import simulator_config
+
+OWNER = "agency/prod"
+OTHER = "other/team"
+SCOPE = "*.ours.example"
+DECLARED: dict[str, dict[str, Any]] = {
+    name: {
+        "event": event,
+        "label": name,
+        "enabled": True,
+        "targets": [{"url": f"https://hooks.ours.example/{name}", "format": "json"}],
+        "delay": None,
+        "adoptId": None,
+        "owner": OWNER,
+    }
+    for name, event in (
+        ("erp", "order_confirm"),
+        ("feed", "order_status_change"),
+        ("crm", "newsletter_subscribe"),
+    )
+}
+LABELS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
+
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    stateful_step_count=14,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long",
+    max_examples=300,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+class Stack:
+    """One stack's state, driven through the providers in the engine's order."""
+
+    def __init__(self, sim: SimulatorControl) -> None:
+        self.sim = sim
+        self.resources: dict[str, dict[str, Any]] = {}  # name -> {"id", "outputs"}
+        self.inventory: Optional[dict[str, Any]] = None  # {"inputs", "outputs"}
+
+    def _command(self) -> tuple[WebhookProvider, InventoryProvider]:
+        """Providers configured for one new engine command (one Configure, shared)."""
+        request = ConfigureRequest(Config(simulator_config(self.sim), "shoprenter-webhooks"))
+        webhooks, inventory = WebhookProvider(), InventoryProvider()
+        webhooks.configure(request)
+        inventory.configure(request)
+        return webhooks, inventory
+
+    def refresh(self) -> None:
+        webhooks, inventory = self._command()
+        for name, resource in list(self.resources.items()):
+            read = webhooks.read(resource["id"], resource["outputs"])
+            if not read.id:
+                del self.resources[name]
+            else:
+                resource["outputs"] = read.outs
+        if self.inventory is not None:
+            read = inventory.read(INVENTORY_ID, self.inventory["outputs"])
+            self.inventory = {"inputs": read.inputs, "outputs": read.outs}
+
+    def up(self) -> dict[str, str]:
+        """Every declaration, then the inventory (which, as in the engine, waits on every
+        webhook: a failed one stops it); the errors each resource met, by name."""
+        webhooks, inventory = self._command()
+        errors: dict[str, str] = {}
+        for name, declared in DECLARED.items():
+            checked = webhooks.check({}, declared)
+            assert checked.failures == []
+            resource = self.resources.get(name)
+            try:
+                if resource is None:
+                    made = webhooks.create(checked.inputs)
+                    self.resources[name] = {"id": made.id, "outputs": made.outs}
+                elif webhooks.diff(resource["id"], resource["outputs"], checked.inputs).changes:
+                    updated = webhooks.update(resource["id"], resource["outputs"], checked.inputs)
+                    resource["outputs"] = updated.outs
+            except OwnedElsewhere as refused:
+                errors[name] = str(refused)
+        if not errors:
+            self._up_inventory(inventory)
+        return errors
+
+    def _up_inventory(self, inventory: InventoryProvider) -> None:
+        plan = {
+            "mode": "prune",
+            "owner": OWNER,
+            "managed": [self.resources[name]["id"] for name in DECLARED],
+            "adopting": [],
+            "declared": {
+                name: WebhookState.model_validate(d).twin_key() for name, d in DECLARED.items()
+            },
+            "pruneTargets": [SCOPE],
+            "pruneLimit": 50,
+        }
+        olds = self.inventory["inputs"] if self.inventory else {}
+        checked = inventory.check(olds, plan)
+        assert checked.failures == [], checked.failures
+        if self.inventory is None:
+            made = inventory.create(checked.inputs)
+            self.inventory = {"inputs": checked.inputs, "outputs": made.outs}
+        elif inventory.diff(INVENTORY_ID, self.inventory["outputs"], checked.inputs).changes:
+            updated = inventory.update(INVENTORY_ID, self.inventory["outputs"], checked.inputs)
+            self.inventory = {"inputs": checked.inputs, "outputs": updated.outs}
+        else:
+            self.inventory = {"inputs": checked.inputs, "outputs": self.inventory["outputs"]}
+
+
+class PeopleAndStacks(RuleBasedStateMachine):
+    """Admin edits between refreshes and ``up``s; the invariants after every ``up``."""
+
+    simulator: Simulator
+
+    @initialize()
+    def fresh_shop(self) -> None:
+        self.sim = SimulatorControl(self.simulator.url)
+        self.sim.reset(rateLimit=None)
+        self.stack = Stack(self.sim)
+        assert self.stack.up() == {}
+
+    # -- what people do in the admin --------------------------------------------------------
+
+    def _hooks(self) -> list[dict[str, Any]]:
+        return sorted(self.sim.webhooks(), key=lambda hook: hook["id"])
+
+    @precondition(lambda self: bool(self.sim.webhooks()))
+    @rule(data=st.data(), text=LABELS, keep_marker=st.booleans())
+    def rename(self, data: st.DataObject, text: str, keep_marker: bool) -> None:
+        hook = data.draw(st.sampled_from(self._hooks()))
+        owner = split(hook["label"])[1] if keep_marker else None
+        self.sim.edit_webhook(hook["id"], label=mark(text, owner))
+
+    @precondition(lambda self: bool(self.sim.webhooks()))
+    @rule(data=st.data())
+    def disable(self, data: st.DataObject) -> None:
+        self.sim.edit_webhook(data.draw(st.sampled_from(self._hooks()))["id"], status="0")
+
+    @precondition(lambda self: bool(self.sim.webhooks()))
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        self.sim.delete_webhook(data.draw(st.sampled_from(self._hooks()))["id"])
+
+    @precondition(lambda self: bool(self.sim.webhooks()))
+    @rule(data=st.data(), path=st.sampled_from(["/typo", "/v2", "/other"]))
+    def edit_target(self, data: st.DataObject, path: str) -> None:
+        hook = data.draw(st.sampled_from(self._hooks()))
+        parameters = [{**p, "url": p["url"] + path} for p in hook["webHookParameters"]]
+        self.sim.edit_webhook(hook["id"], webHookParameters=parameters)
+
+    @rule(name=st.sampled_from(sorted(DECLARED)))
+    def add_twin_of_ours(self, name: str) -> None:
+        twin = WebhookState.model_validate({**DECLARED[name], "owner": None})
+        self.sim.add_webhook(twin.to_api_body())
+
+    @rule(host=st.sampled_from(["x.ours.example", "elsewhere.example"]), n=st.integers(0, 9))
+    def add_unrelated(self, host: str, n: int) -> None:
+        body = {
+            "event": "order_confirm",
+            "status": "1",
+            "label": f"by hand {n}",
+            "webHookParameters": [{"type": "json", "url": f"https://{host}/{n}"}],
+        }
+        self.sim.add_webhook(body)
+
+    @precondition(lambda self: bool(self.sim.webhooks()))
+    @rule(data=st.data())
+    def re_mark_as_another_owners(self, data: st.DataObject) -> None:
+        hook = data.draw(st.sampled_from(self._hooks()))
+        self.sim.edit_webhook(hook["id"], label=mark(split(hook["label"])[0], OTHER))
+
+    # -- what the stack does ----------------------------------------------------------------
+
+    @rule()
+    def refresh(self) -> None:
+        self.stack.refresh()
+
+    @rule(refresh_first=st.booleans())
+    def up(self, refresh_first: bool) -> None:
+        before = {hook["id"]: hook for hook in self.sim.webhooks()}
+        held = {resource["id"] for resource in self.stack.resources.values()}
+        if refresh_first:
+            self.stack.refresh()
+        errors = self.stack.up()
+        after = {hook["id"]: hook for hook in self.sim.webhooks()}
+        self._others_untouched(before, after)
+        self._none_of_ours_let_go(held, after)
+        if refresh_first:
+            self._each_declaration_once(after, errors)
+        if not errors:
+            start = len(self.sim.requests())
+            assert self.stack.up() == {}
+            assert self.sim.requests()[start:] == [], "an unchanged up made calls"
+
+    # -- invariants ---------------------------------------------------------------------------
+
+    def _others_untouched(
+        self, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+    ) -> None:
+        for hook_id, hook in before.items():
+            owner = split(hook["label"])[1]
+            if owner not in (None, OWNER):
+                assert after.get(hook_id) == hook, f"another owner's webhook changed: {hook}"
+            hosts = {p["url"].split("/")[2] for p in hook["webHookParameters"]}
+            if owner is None and not all(host.endswith(".ours.example") for host in hosts):
+                assert hook_id in after, f"an unmarked webhook out of scope was deleted: {hook}"
+
+    def _none_of_ours_let_go(self, held: set[str], after: dict[str, dict[str, Any]]) -> None:
+        """A webhook the stack held is still its own unless another owner's marker says not:
+        a person's edit is drift, never a reason to let go of it (and make a second one)."""
+        kept = {resource["id"] for resource in self.stack.resources.values()}
+        for hook_id in held & set(after):
+            if split(after[hook_id]["label"])[1] in (None, OWNER):
+                assert hook_id in kept, f"let go of its own webhook: {after[hook_id]}"
+
+    def _each_declaration_once(
+        self, after: dict[str, dict[str, Any]], errors: dict[str, str]
+    ) -> None:
+        for name, declared in DECLARED.items():
+            want = WebhookState.model_validate(declared)
+            ours = [
+                hook_id
+                for hook_id, hook in after.items()
+                if split(hook["label"]) == (want.label, OWNER)
+                and hook["event"] == want.event
+            ]
+            if name in errors:
+                assert OTHER in errors[name] and ours == [], errors[name]
+                twins = [h for h in after.values() if split(h["label"]) == (want.label, OTHER)]
+                assert twins, f"{name} was refused, but no twin of another owner holds it"
+                continue
+            assert ours == [self.stack.resources[name]["id"]], f"{name} on the shop: {ours}"
+            live = self.sim.webhooks()
+            [hook] = [h for h in live if h["id"] == ours[0]]
+            assert hook["status"] == "1"
+            assert [p["url"] for p in hook["webHookParameters"]] == [
+                t["url"] for t in declared["targets"]
+            ]
+
+    @invariant()
+    def state_ids_are_distinct(self) -> None:
+        ids = [resource["id"] for resource in self.stack.resources.values()]
+        assert len(ids) == len(set(ids)), "two resources share one webhook"
+
+
+def test_people_and_stacks(simulator: Simulator) -> None:
+    PeopleAndStacks.simulator = simulator
+    PeopleAndStacks.TestCase.settings = PROFILE
+    machine_test = PeopleAndStacks.TestCase("runTest")
+    machine_test.runTest()
