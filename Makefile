@@ -18,7 +18,7 @@ pulumi:  ## find or build the Pulumi CLI (prints its path)
 
 test: setup  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets)
 	scripts/pulumi-cli >/dev/null
-	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 ]
+	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 -a -z "$$CI" ]  # CI has ../shared: must build
 	$(PY) -m pytest
 
 unit: setup  ## every test but the real-CLI ones; never builds the CLI

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import unquote, urlsplit
 
 from pulumi import automation as auto
 from rich.console import Console
@@ -129,6 +130,36 @@ def recover(stack: auto.Stack, run: ShopRun) -> None:
     run.state, run.message = "ok", "; ".join(run.steps)
 
 
+def mend_cut_off_metadata(workspace: auto.LocalWorkspace, stack: str) -> list[str]:
+    """Delete a file backend's metadata sidecar of ``stack`` that a killed run cut off.
+
+    The file backend writes a checkpoint atomically (a temporary file, renamed), but the small
+    sidecar beside it (``<stack>.json.attrs``, the checkpoint's content type) by truncating and
+    writing: a run killed between the two leaves it empty, and every command on the stack then
+    fails with ``failed to load checkpoint: EOF``. Without its sidecar the intact checkpoint
+    reads as before. Returns what was done, as the run's steps.
+    """
+    url = urlsplit(workspace.who_am_i().url or "")
+    if url.scheme != "file":
+        return []
+    root = Path.home() if url.netloc == "~" else Path("/")
+    stacks = root / unquote(url.path).lstrip("/") / ".pulumi" / "stacks"
+    folders = (
+        stacks / workspace.project_settings().name,
+        stacks,
+    )  # the project-scoped layout first
+    mended = []
+    for sidecar in (found for folder in folders for found in folder.glob(f"{stack}.json*.attrs")):
+        try:
+            json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            sidecar.unlink()
+            mended.append(
+                f"removed {sidecar.name}, cut off by a killed run (the checkpoint is intact)"
+            )
+    return mended
+
+
 def holder_is_gone(holder: re.Match[str]) -> bool:
     """Whether the process that holds a lock is gone: only decidable on this machine."""
     if holder["host"] != socket.gethostname():
@@ -167,6 +198,8 @@ class Fleet:
         try:
             create = run.operation in ("preview", "up")
             workspace = own_workspace(self.project_dir, run.stack, scratch)
+            if run.operation == "recover":
+                run.steps += mend_cut_off_metadata(workspace, run.stack)
             select = auto.Stack.create_or_select if create else auto.Stack.select
             self._with_lock_retries(lambda: run_operation(select(run.stack, workspace), run), run)
         except auto.CommandError as error:

@@ -100,8 +100,9 @@ class ShopRepo:
         runs = json.loads(report.read_text(encoding="utf-8")) if report.exists() else []
         return done.returncode, runs, done.stdout + done.stderr
 
-    def pulumi(self, *args: str, background: bool = False) -> Any:
-        """``pulumi ARGS`` in the repository; in the background as its own process group."""
+    def pulumi(self, *args: str, background: bool = False, check: bool = True) -> Any:
+        """``pulumi ARGS`` in the repository; in the background as its own process group;
+        ``check``: a failure raises."""
         command = [str(self.binary), *args, "--non-interactive"]
         if background:
             return subprocess.Popen(
@@ -113,7 +114,12 @@ class ShopRepo:
                 stderr=subprocess.DEVNULL,
             )
         return subprocess.run(
-            command, cwd=self.root, env=self.environment, capture_output=True, text=True, check=True
+            command,
+            cwd=self.root,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            check=check,
         )
 
     def reset_shops(self, **settings: Any) -> None:

@@ -64,8 +64,14 @@ def api_body(
 
 
 def shop_state(sim: SimulatorControl) -> dict[str, dict[str, Any]]:
-    """The shop's webhooks by label, without an owner's marker."""
-    return {split(hook["label"])[0]: hook for hook in sim.webhooks()}
+    """The shop's webhooks by label, without an owner's marker. Two webhooks with one label
+    fail the test here: a duplicate never collapses into one entry."""
+    by_label: dict[str, dict[str, Any]] = {}
+    for hook in sim.webhooks():
+        label = split(hook["label"])[0]
+        assert label not in by_label, f"two webhooks labelled {label!r}: {by_label[label]}, {hook}"
+        by_label[label] = hook
+    return by_label
 
 
 def labels(sim: SimulatorControl) -> list[str]:

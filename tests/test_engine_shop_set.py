@@ -216,7 +216,7 @@ def test_the_example_policy_pack_refuses_a_forbidden_target_and_advises_on_owner
     )
     allowed = stack.pulumi("preview", "--policy-pack", str(POLICY_PACK))
     assert "webhook-label-names-owner" in allowed.stdout  # advisory: reported, not failing
-    assert "unowned" in allowed.stdout
+    assert "unowned: label 'unowned' names no owner; add one as @team" in allowed.stdout
 
     stack.declare(
         [owned, {"name": "leak", "event": "order_confirm", "url": "https://paste.example.net/x"}]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from sandbox.gitops import ShopRepo
-from tests.helpers import labels
+from tests.helpers import CallsSince, labels
 
 pytestmark = pytest.mark.engine
 
@@ -71,9 +71,12 @@ def test_up_then_drift_over_every_shop(repo: ShopRepo) -> None:
 
 
 def test_a_stack_locked_by_a_live_run_is_waited_for(repo: ShopRepo) -> None:
+    started = time.monotonic()
     assert repo.fleet("up", "--stacks", "shop-a")[0] == 0
+    # The live run holds its lock for three times what a whole fleet run took on this machine.
+    hold = 3 * (time.monotonic() - started)
     repo.write_webhooks("webhooks.yaml", [*SHARED, EXTRA])
-    repo.shops["shop-a"].fault("POST", "/webHooks", mode="delay", seconds=4)
+    repo.shops["shop-a"].fault("POST", "/webHooks", mode="delay", seconds=hold)
     running = repo.pulumi("up", "--yes", "--stack", "shop-a", background=True)
     deadline = time.monotonic() + 60
     while not repo.shops["shop-a"].api_calls("POST")[2:] and time.monotonic() < deadline:
@@ -109,6 +112,25 @@ def test_recover_after_a_killed_run_clears_the_lock_only_when_its_holder_is_gone
     assert labels(shop) == ["crm", "erp", "reviews"]  # the in-flight hook taken over, once
     exported = json.loads(repo.pulumi("stack", "export", "--stack", "shop-a").stdout)
     assert not exported["deployment"].get("pending_operations")
+    assert repo.fleet("drift", "--stacks", "shop-a")[0] == 0
+
+
+def test_recover_mends_a_checkpoint_whose_metadata_a_killed_run_cut_off(
+    repo: ShopRepo, tmp_path: Path
+) -> None:
+    """A kill between the file backend's truncate and write of the checkpoint's sidecar
+    (gocloud's fileblob writes ``<stack>.json.attrs`` so; the checkpoint itself atomically)
+    leaves it empty: every command then fails with ``failed to load checkpoint: EOF``."""
+    assert repo.fleet("up", "--stacks", "shop-a")[0] == 0
+    [sidecar] = (tmp_path / "state" / ".pulumi" / "stacks").rglob("shop-a.json.attrs")
+    sidecar.write_bytes(b"")  # what the kill leaves
+    broken = repo.pulumi("stack", "output", "--stack", "shop-a", check=False)
+    assert "failed to load checkpoint: EOF" in broken.stderr
+    calls = CallsSince(repo.shops["shop-a"])
+    code, runs, output = repo.fleet("recover", "--stacks", "shop-a")
+    assert code == 0, output
+    assert runs[0]["steps"][0].startswith("removed shop-a.json.attrs, cut off by a killed run")
+    assert calls.writes() == {}
     assert repo.fleet("drift", "--stacks", "shop-a")[0] == 0
 
 

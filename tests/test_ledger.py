@@ -129,8 +129,12 @@ def test_errors_name_operation_webhook_status_and_message(
     sim.fault("PUT", "/webHooks/abc", status=400)
     with pytest.raises(ShoprenterError) as caught:
         client.update("abc", ERP)
-    assert str(caught.value) == "update webhook ERP sync failed (HTTP 400 Bad Request): injected fault"
-    with pytest.raises(NotFound, match=r"update webhook ERP sync failed \(HTTP 404 Not Found\).*refresh"):
+    assert (
+        str(caught.value) == "update webhook ERP sync failed (HTTP 400 Bad Request): injected fault"
+    )
+    with pytest.raises(
+        NotFound, match=r"update webhook ERP sync failed \(HTTP 404 Not Found\).*refresh"
+    ):
         client.update("missing", ERP)
 
 

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from provider.pacing import JITTER_MARGIN_SECONDS, MAX_SLOWDOWN, Pacer
+from sandbox.simulator.limits import LIMITERS, make_limiter
 
 
 class FakeClock:
@@ -52,12 +53,22 @@ def test_threads_share_one_schedule() -> None:
     assert sorted(clock.slept) == [0.5 * n for n in range(1, 8)]
 
 
-def test_the_spacing_leaves_room_for_network_jitter_within_ten_percent() -> None:
-    pacer = Pacer(3.0)
-    # Four starts (the 4th must fall outside any one-second window with the 1st) span more
-    # than a second even if the 1st arrives late and the 4th early by the margin.
-    assert 3 * pacer.interval - 2 * JITTER_MARGIN_SECONDS >= 1.0
-    assert pacer.interval * 3.0 <= 1.10
+@pytest.mark.parametrize("kind", LIMITERS)
+def test_the_paced_starts_pass_every_limiter_after_the_worst_jitter(kind: str) -> None:
+    clock = FakeClock()
+    pacer = Pacer(3.0, clock=clock, sleep=clock.sleep)
+    starts = [clock.now]
+    for _ in range(30):
+        pacer.wait()
+    starts += [clock.now + seconds for seconds in clock.slept]
+    # The worst the network can do: alternate requests late and early by the margin.
+    for shift in (JITTER_MARGIN_SECONDS, -JITTER_MARGIN_SECONDS):
+        arrivals = [t + (shift if n % 2 else -shift) for n, t in enumerate(starts)]
+        limiter = make_limiter(kind, 3.0, now=arrivals[0] - 10)
+        refused = [t for t in arrivals if not limiter.admit(t)]
+        assert refused == [], f"{kind} refused {len(refused)} of {len(arrivals)}"
+    # ... and the pace stays within 10 % of the limit.
+    assert (starts[-1] - starts[0]) / (len(starts) - 1) <= 1.10 / 3.0
 
 
 def test_a_429_slows_down_honours_retry_after_and_recovers_gradually() -> None:

@@ -63,9 +63,7 @@ def test_every_problem_is_named_by_entry_and_field() -> None:
 
 def test_an_entry_without_url_or_targets_names_url() -> None:
     message = problems_of([{"name": "status-feed", "event": "order_status_change"}])
-    assert message.endswith(
-        "webhooks[0] (status-feed): url: is required (or targets, for several)"
-    )
+    assert message.endswith("webhooks[0] (status-feed): url: is required (or targets, for several)")
     assert "targets:" not in message
 
 

@@ -169,11 +169,15 @@ def test_a_wrong_property_is_named_by_the_program_and_by_check(
 )
 def test_any_mapping_gives_declarations_or_a_clear_error(entry: dict[Any, Any]) -> None:
     try:
-        parse_declarations([entry])
+        [declaration] = parse_declarations([entry])
     except DeclarationError as error:
         assert str(error).startswith("invalid webhook declarations:\n  - webhooks[0]")
+    else:  # only an entry with a name, a known event and a target gets through
+        assert declaration.name == entry["name"] and declaration.webhook.event == entry["event"]
+        assert declaration.webhook.urls
     props = {str(k): v for k, v in entry.items() if k in PROPERTY_KEYS}
-    WebhookProvider().check({}, props)  # returns failures; never raises
+    result = WebhookProvider().check({}, props)  # returns failures; never raises
+    assert all(failure.property and failure.reason for failure in result.failures)
 
 
 YAML_VALUES = st.recursive(
@@ -205,9 +209,11 @@ def test_any_yaml_document_gives_declarations_or_a_clear_error(
     (tmp_path / "hooks.yaml").write_text(text, encoding="utf-8")
     config: ConfigSource = FileConfig()
     try:
-        load_declarations(config, tmp_path)
+        declarations = load_declarations(config, tmp_path)
     except DeclarationError as error:
         assert "hooks.yaml" in str(error) or str(error).startswith("invalid webhook")
+    else:  # a document that passes holds only whole, valid entries
+        assert all(d.name and d.webhook.event in EVENTS and d.webhook.urls for d in declarations)
 
 
 @given(label=st.text(), owner=OWNERS)

@@ -214,7 +214,19 @@ def kill_an_up_midway(walk: Walk) -> None:
         time.sleep(0.05)
     os.kill(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
-    time.sleep(3)  # the plugins end with the engine
+    deadline = time.monotonic() + 30  # the plugins end with the engine: wait until they have
+    while group_alive(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not group_alive(run.pid), "the run's plugins outlived the engine by 30 s"
+
+
+def group_alive(group: int) -> bool:
+    """Whether any process of this process group is still running."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 # ... and what it checks after.

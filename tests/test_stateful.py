@@ -264,8 +264,7 @@ class PeopleAndStacks(RuleBasedStateMachine):
             ours = [
                 hook_id
                 for hook_id, hook in after.items()
-                if split(hook["label"]) == (want.label, OWNER)
-                and hook["event"] == want.event
+                if split(hook["label"]) == (want.label, OWNER) and hook["event"] == want.event
             ]
             if name in errors:
                 assert OTHER in errors[name] and ours == [], errors[name]
