@@ -225,6 +225,42 @@ def test_a_secret_delivery_url_stays_secret_in_state_and_preview(
     assert "very-secret-key" not in stack.pulumi("stack", "export").stdout
 
 
+def test_a_secret_url_stays_secret_on_every_path(stack: LocalStack, sim: SimulatorControl) -> None:
+    """``preview --diff`` of an edit, a failed create's error, a refresh's warnings (a label
+    that lost its marker, an unmanaged twin): never the secret."""
+    secret_url = "https://erp.example.com/hooks/sr?key=very-secret-key"
+    stack.declare([{**ERP, "url": "https://placeholder.example.com"}])
+    stack.pulumi("config", "set", "--secret", "--path", "webhooks[0].url", secret_url)
+    sim.fault("POST", "/webHooks", status=400)
+    with pytest.raises(PulumiError) as failed:
+        stack.up()
+    said = [failed.value.output]
+    assert "create webhook ERP sync failed (HTTP 400 Bad Request)" in said[0]
+    stack.up()
+    hook_id = stack.outputs()["webhookIds"]["erp-orders"]
+    sim.edit_webhook(hook_id, label="renamed in the admin")
+    sim.add_webhook(api_body(label="ERP sync", url=secret_url))  # a twin, made by hand
+    stack.pulumi("config", "set", "--path", "webhooks[0].enabled", "false")
+    for command in (("preview", "--diff", "--refresh"), ("refresh", "--yes"), ("up", "--yes")):
+        done = stack.pulumi(*command)
+        said.append(done.stdout + done.stderr)
+    assert "lost its owner marker" in said[2]
+    assert all("very-secret-key" not in text for text in said)
+    assert "very-secret-key" not in stack.pulumi("stack", "export").stdout
+
+
+def test_a_bad_entry_beside_valid_edits_changes_nothing_even_without_a_preview(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    up_with(stack, [ERP, STATUS])
+    stack.declare([{**ERP, "enabled": False}, {**STATUS, "url": "http://crm.example.com/s"}])
+    calls = CallsSince(sim)
+    with pytest.raises(PulumiError) as caught:
+        stack.up("--skip-preview")
+    assert "webhooks[1] (status-feed): url: the delivery URL must use https" in caught.value.output
+    assert calls.all() == []
+
+
 def test_a_run_killed_after_a_create_leaves_no_duplicate(
     stack: LocalStack, sim: SimulatorControl
 ) -> None:

@@ -115,6 +115,24 @@ def test_recover_after_a_killed_run_clears_the_lock_only_when_its_holder_is_gone
     assert repo.fleet("drift", "--stacks", "shop-a")[0] == 0
 
 
+def test_a_secret_url_stays_out_of_the_fleets_report(repo: ShopRepo) -> None:
+    secret_url = "https://erp.example.com/sr?key=very-secret-key"
+    config = yaml.safe_load((repo.root / "Pulumi.shop-c.yaml").read_text())["config"]
+    inline = {"shoprenter-webhooks:webhooksFile": "", "shoprenter-webhooks:webhooks": [SHARED[0]]}
+    repo.set_stack_config("shop-c", {**config, **inline})
+    key = "webhooks[0].url"
+    repo.pulumi("stack", "init", "shop-c")
+    repo.pulumi("config", "set", "--stack", "shop-c", "--secret", "--path", key, secret_url)
+    repo.shops["shop-c"].fault("POST", "/webHooks", status=400)
+    code, runs, output = repo.fleet("up", "--all")
+    report = (repo.root / "report.json").read_text(encoding="utf-8")
+    assert code == 1 and by_stack(runs)["shop-c"]["state"] == "failed", output
+    assert "very-secret-key" not in report + output
+    assert repo.fleet("up", "--stacks", "shop-c")[0] == 0
+    [hook] = repo.shops["shop-c"].webhooks()
+    assert hook["webHookParameters"][0]["url"] == secret_url
+
+
 def test_recover_mends_a_checkpoint_whose_metadata_a_killed_run_cut_off(
     repo: ShopRepo, tmp_path: Path
 ) -> None:

@@ -142,5 +142,5 @@ def test_the_limiters_count_as_their_names_say() -> None:
 
 
 def test_an_unknown_limiter_is_refused(sim: SimulatorControl) -> None:
-    with pytest.raises(requests.HTTPError, match="^400 Client Error"):
+    with pytest.raises(requests.HTTPError, match=r"^400 Client Error"):
         sim.settings(limiter="leaky")
