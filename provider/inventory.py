@@ -110,7 +110,7 @@ class InventoryProvider(ShopProvider):
         listed: Optional[list[Entry]] = olds.get("unmanaged")  # None: never listed
         record = listed or []
         unmanaged = None if listed is None else [entry for entry in record if keep(entry)]
-        failures = self._foreign_take_overs(record, keep, plan["owner"])
+        failures = self._foreign_take_overs(record, keep, plan["owner"], plan["adopting"] or [])
         try:
             patterns = parse_patterns(plan["pruneTargets"] or [], "pruneTargets")
         except ValueError as error:
@@ -130,19 +130,27 @@ class InventoryProvider(ShopProvider):
         return dynamic.CheckResult({**plan, **judged, "held": held_by(plan)}, failures)
 
     def _foreign_take_overs(
-        self, record: list[Entry], keep: Callable[[Entry], bool], mine: Optional[str]
+        self,
+        record: list[Entry],
+        keep: Callable[[Entry], bool],
+        mine: Optional[str],
+        adopting: list[str],
     ) -> list[dynamic.CheckFailure]:
-        """A failure for each webhook this run would take over (``adoptId``, a twin) that the
-        last refresh saw marked by another owner not in ``takeOverFrom``: before any write."""
+        """A failure for each webhook this run would take over that the last refresh saw
+        marked by another owner not in ``takeOverFrom``: before any write. An ``adoptId``
+        names its webhook; a twin is taken only when no twin of the same declaration is
+        unmarked or this owner's (the ledger prefers those)."""
         allowed = self._rules.take_over_from
+        taken = [entry for entry in record if not keep(entry)]
+        preferred = {e.get("twin") for e in taken if not is_foreign(e.get("owner"), mine)}
         return [
             dynamic.CheckFailure(
                 "declared", str(OwnedElsewhere(entry["id"], entry["label"], entry["owner"], mine))
             )
-            for entry in record
-            if not keep(entry)
-            and is_foreign(entry.get("owner"), mine)
+            for entry in taken
+            if is_foreign(entry.get("owner"), mine)
             and entry.get("owner") not in allowed
+            and (entry["id"] in adopting or entry.get("twin") not in preferred)
         ]
 
     def _resources_changed(self) -> bool:
