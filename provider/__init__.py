@@ -8,11 +8,17 @@ The released package is imported as ``shoprenter_webhooks``; in this project's r
 same code is the folder ``provider``. One program must use one of the two names: the engine
 pickles each resource's provider by its module's name, and two copies of the package in one
 process would keep two views of the shop. Importing both is refused, naming the fix.
+
+``Webhook`` and ``WebhookProvider`` are loaded when first asked for: a receiver imports
+``shoprenter_webhooks.receive`` without the Pulumi SDK (see :mod:`provider.receive`).
 """
 
 import sys
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .webhook_provider import Webhook, WebhookProvider
+if TYPE_CHECKING:
+    from .webhook_provider import Webhook, WebhookProvider
 
 __version__ = "1.0.0"
 DISTRIBUTION = "shoprenter-webhooks"
@@ -33,5 +39,13 @@ def _refuse_a_second_name() -> None:
 
 
 _refuse_a_second_name()
+
+
+def __getattr__(name: str) -> Any:
+    """``Webhook`` and ``WebhookProvider``, from :mod:`provider.webhook_provider` on first use."""
+    if name in ("Webhook", "WebhookProvider"):
+        return getattr(import_module(".webhook_provider", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["DISTRIBUTION", "Webhook", "WebhookProvider", "__version__"]

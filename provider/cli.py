@@ -4,26 +4,37 @@
 the shop with the same settings as the provider: the ``SHOPRENTER_*`` variables, or with
 ``--stack NAME`` that stack's ``shoprenter:*`` config, read through the ``pulumi`` CLI.
 ``fleet`` runs one operation over many shops' stacks (see :mod:`provider.fleet`).
+``trigger`` sends test deliveries (:mod:`provider.trigger`): to each declared target of a
+stack's webhooks (read through the ``pulumi`` CLI, secrets included; no call to the shop), or
+to one URL. ``listen`` prints what arrives on this machine (:mod:`provider.listen`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+from rich.console import Console
+from rich.table import Table
 
 from .client import ShoprenterClient
 from .errors import SettingsError, ShoprenterError
 from .export import FORMATS, export
+from .listen import Listener
+from .model import EVENTS, Target, validate_declaration
 from .ownership import OWNER_KEY
+from .program import Declaration, load_declarations, load_rules
 from .rules import Rules
 from .settings import ConnectionSettings
+from .trigger import DEFAULT_TIMEOUT_SECONDS, send
 
 DEFAULT_PROJECT = "shoprenter-webhooks"
 
@@ -60,7 +71,41 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         default="webhooks-file",
         help="a webhooksFile document, or the config block for Pulumi.<stack>.yaml",
     )
+    triggering = commands.add_parser(
+        "trigger",
+        help="send test deliveries: to a stack's declared targets, or EVENT to one --url",
+    )
+    triggering.add_argument("event", nargs="?", choices=EVENTS, help="with --url: the event")
+    triggering.add_argument("--stack", help="the stack whose declared targets get a delivery")
+    triggering.add_argument(
+        "--webhook", action="append", default=[], metavar="NAME", help="only this entry; repeatable"
+    )
+    triggering.add_argument("--url", help="one target, instead of a stack's")
+    triggering.add_argument("--format", choices=("json", "xml"), default="json")
+    triggering.add_argument("--fields", default="", help="with --url: field names, a,b,...")
+    triggering.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
+    listening = commands.add_parser("listen", help="print each delivery arriving on this machine")
+    listening.add_argument("--port", type=int, default=8000)
+    listening.add_argument("--host", default="127.0.0.1")
     return parser.parse_args(argv)
+
+
+class StackConfig:
+    """A stack's config as the program reads it (:class:`provider.program.ConfigSource`)."""
+
+    def __init__(self, config: dict[str, Any], namespace: str) -> None:
+        self.config, self.namespace = config, namespace
+
+    def get(self, key: str) -> Optional[str]:
+        value = self.config.get(f"{self.namespace}:{key}")
+        return None if value is None else str(value)
+
+    def get_object(self, key: str) -> Any:
+        value = self.config.get(f"{self.namespace}:{key}")
+        try:
+            return json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            return value
 
 
 def stack_config(stack: str, project_dir: Path) -> dict[str, Any]:
@@ -137,6 +182,65 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def deliveries(args: argparse.Namespace, project_dir: Path) -> list[tuple[str, Target, str]]:
+    """(webhook, target, event) for each delivery to send: one ``--url``, or each declared
+    target of the stack's chosen webhooks, validated as ``preview`` validates them (so never
+    outside ``allowedTargets``)."""
+    namespace = project_name(project_dir)
+    source = StackConfig(stack_config(args.stack, project_dir) if args.stack else {}, namespace)
+    if args.url:
+        if not args.event:
+            raise SettingsError("trigger --url needs the EVENT to send, e.g. order_confirm")
+        fields = [name.strip() for name in args.fields.split(",") if name.strip()]
+        props = {"event": args.event, "label": "--url", "url": args.url, "format": args.format}
+        webhook, failures = validate_declaration(
+            {**props, "fields": fields}, rules=load_rules(source)
+        )
+        if webhook is None:
+            raise SettingsError("; ".join(f"--{key}: {reason}" for key, reason in failures))
+        declared = [Declaration("--url", webhook)]
+    elif args.stack:
+        declared = load_declarations(source, project_dir)
+    else:
+        raise SettingsError("trigger needs --stack STACK (its declared targets) or EVENT --url URL")
+    unknown = sorted(set(args.webhook) - {d.name for d in declared})
+    if unknown:
+        raise SettingsError(f"--webhook {', '.join(unknown)}: no such entry in {args.stack}")
+    chosen = [d for d in declared if not args.webhook or d.name in args.webhook]
+    return [(d.name, target, d.webhook.event) for d in chosen for target in d.webhook.targets]
+
+
+def run_trigger(args: argparse.Namespace) -> int:
+    """One delivery to each target, a row each; 0 only when every target answered 2xx."""
+    view = Table(title="test deliveries")
+    for column in ("webhook", "target", "format", "answer", "time"):
+        view.add_column(column)
+    delivered = True
+    for name, target, event in deliveries(args, Path.cwd()):
+        outcome = send(target.url, event, target.format, target.fields, timeout=args.timeout)
+        delivered &= outcome.delivered
+        view.add_row(
+            name, outcome.target, target.format, outcome.answer, f"{outcome.seconds:.2f} s"
+        )
+    Console(width=200).print(view)
+    return 0 if delivered else 1
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    with Listener(args.host, args.port) as listener:
+        print(f"listening on {listener.url}: each delivery is printed (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            listener.serve_forever()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "export": run_export,
+    "trigger": run_trigger,
+    "listen": run_listen,
+}
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["fleet"]:
@@ -145,7 +249,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return fleet(argv[1:], prog=f"{program_name()} fleet")
     args = parse_args(argv)
     try:
-        return run_export(args)
+        return COMMANDS[args.command](args)
     except (ShoprenterError, SettingsError, ValueError) as error:
         print(f"{program_name()} {args.command}: {error}", file=sys.stderr)
         return 1

@@ -25,6 +25,7 @@ from .ownership import TAKE_OVER_KEY, owner_problem
 
 ALLOWED_TARGETS_KEY = "allowedTargets"
 EXTRA_FIELDS_KEY = "extraFields"
+VERIFY_TARGETS_KEY = "verifyTargets"
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,14 @@ def matches_any(url: str, patterns: tuple[HostPattern, ...]) -> bool:
 
 @dataclass(frozen=True)
 class Rules:
-    """What a stack's config adds: allowed targets (none: any), extra field names, and the
-    other owners whose webhooks this stack may take over (``takeOverFrom``)."""
+    """What a stack's config adds: allowed targets (none: any), extra field names, the other
+    owners whose webhooks this stack may take over (``takeOverFrom``), and whether a new or
+    changed target must answer a test delivery before it is written (``verifyTargets``)."""
 
     allowed_targets: tuple[HostPattern, ...] = ()
     extra_fields: frozenset[str] = frozenset()
     take_over_from: frozenset[str] = frozenset()
+    verify_targets: bool = False
 
     def target_problem(self, url: str) -> Optional[str]:
         """Why ``url`` may not be a delivery target here, or ``None``."""
@@ -133,8 +136,8 @@ class Rules:
 
     @classmethod
     def from_config(cls, get: Callable[[str], Any]) -> Rules:
-        """Read ``allowedTargets``, ``extraFields`` and ``takeOverFrom`` through ``get`` (each a
-        list or its JSON)."""
+        """Read ``allowedTargets``, ``extraFields`` and ``takeOverFrom`` (each a list or its
+        JSON) and ``verifyTargets`` (a boolean or its text) through ``get``."""
         texts = string_list(get(ALLOWED_TARGETS_KEY), ALLOWED_TARGETS_KEY)
         extra = frozenset(string_list(get(EXTRA_FIELDS_KEY), EXTRA_FIELDS_KEY))
         owners = string_list(get(TAKE_OVER_KEY), TAKE_OVER_KEY)
@@ -142,7 +145,8 @@ class Rules:
             problem = owner_problem(owner)
             if problem:
                 raise ValueError(f"{TAKE_OVER_KEY}[{index}]: {problem}")
-        return cls(parse_patterns(texts, ALLOWED_TARGETS_KEY), extra, frozenset(owners))
+        verify = boolean(get(VERIFY_TARGETS_KEY), VERIFY_TARGETS_KEY)
+        return cls(parse_patterns(texts, ALLOWED_TARGETS_KEY), extra, frozenset(owners), verify)
 
 
 NO_RULES = Rules()
@@ -157,6 +161,19 @@ def parse_patterns(texts: list[str], key: str) -> tuple[HostPattern, ...]:
         except ValueError as error:
             raise ValueError(f"{key}[{index}]: {error}") from None
     return tuple(patterns)
+
+
+def boolean(value: Any, key: str) -> bool:
+    """A config value that must be a boolean: ``true``/``false``, or their text; nothing is
+    ``False``."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return text == "true"
 
 
 def string_list(value: Any, key: str) -> list[str]:

@@ -76,6 +76,7 @@ class WebhookProvider(ShopProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         state = WebhookState.from_props(props)
+        self._verify_targets(None, state)
         live = self._ledger().create(state, self._rules.take_over_from)
         return CreateResult(live.id, live.to_outputs(state.adopt_id))
 
@@ -111,15 +112,25 @@ class WebhookProvider(ShopProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Overwrite the webhook; when the shop already has it as declared (only the record
         changes, see :func:`~provider.shop_provider.recorded_anew`), make no call."""
-        state = WebhookState.from_props(news)
-        if WebhookState.from_props(olds).same_webhook(state):
+        state, old = WebhookState.from_props(news), WebhookState.from_props(olds)
+        if old.same_webhook(state):
             live = LiveWebhook(id=id_, href=str(olds.get("href") or ""), state=state)
         else:
+            self._verify_targets(old, state)
             live = self._ledger().update(id_, state, self._rules.take_over_from)
         return UpdateResult(live.to_outputs(state.adopt_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self._ledger().delete(id_, str(props.get("label") or id_), props.get("owner"))
+
+    def _verify_targets(self, old: Optional[WebhookState], new: WebhookState) -> None:
+        """With ``verifyTargets``: a test delivery to each target the write makes deliver
+        anew, before anything is written (:mod:`provider.trigger`, loaded only then)."""
+        if not self._rules.verify_targets:
+            return
+        from .trigger import DEFAULT_TIMEOUT_SECONDS, targets_to_verify, verify  # noqa: PLC0415
+
+        verify(new, targets_to_verify(old, new), DEFAULT_TIMEOUT_SECONDS)
 
 
 def _folded(props: dict[str, Any]) -> dict[str, Any]:

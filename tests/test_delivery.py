@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
+import pytest
+
+from provider.model import EVENTS
+from provider.receive import parse
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.receiver import Receiver
 from tests.helpers import api_body
@@ -42,9 +46,30 @@ def test_each_enabled_hook_of_the_event_gets_the_order(sim: SimulatorControl) ->
     order = json.loads(everything.data)["orders"]["order"][0]
     assert order["innerId"] == "42" and order["orderProducts"]["orderProduct"][0]["sku"]
 
-    assert json.loads(got["/some"].data)["orders"]["order"] == [{"email": "teszt.elek@example.com"}]
+    assert json.loads(got["/some"].data)["orders"]["order"] == [
+        {"email": "test-delivery@example.com"}
+    ]
     xml_order = ElementTree.fromstring(got["/xml"].data).find("order")
     assert xml_order is not None and xml_order.findtext("innerId") == "42"
+    # Every delivery parses, in both formats, to the same order.
+    parsed = {path: parse(d.body, d.content_type) for path, d in got.items()}
+    assert parsed["/all"] == parsed["/xml"]
+    assert [order.inner_id for order in parsed["/all"].orders or []] == ["42"]
+
+
+@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("format", ["json", "xml"])
+def test_every_event_the_simulator_delivers_parses(
+    sim: SimulatorControl, event: str, format: str
+) -> None:
+    with Receiver() as receiver:
+        sim.add_webhook({**hook(f"{receiver.url}/in", "in", type=format), "event": event})
+        [entry] = sim.place_order(event=event, number=7)
+        [got] = receiver.deliveries
+    assert entry["outcome"] == "delivered: HTTP 200 OK"
+    delivery = parse(got.body, got.content_type)
+    records = delivery.subscribers if event.startswith("newsletter_") else delivery.orders
+    assert records and len(records) == 1
 
 
 def test_targets_off_this_machine_are_never_contacted(sim: SimulatorControl) -> None:

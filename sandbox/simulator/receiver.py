@@ -1,8 +1,8 @@
 """A webhook receiver on loopback, like webhook.site in Shoprenter's own guide.
 
-It accepts what Shoprenter sends (a POST whose ``multipart/form-data`` body carries the
-payload in the form field ``data``; a raw JSON or XML body is accepted too, since the
-documentation does not rule it out) and keeps every delivery for inspection.
+It keeps every request as it came (path, headers, body, and the payload that
+:func:`provider.receive.payload_of` finds in it) for tests to inspect, and answers ``200``, or
+the status a path ``/answer/<status>/...`` asks for (a ``3xx`` with a ``Location``).
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any
+
+from provider.receive import DeliveryError, payload_of
 
 from ..loopback import BackgroundServer
 
@@ -27,20 +26,8 @@ class Delivery:
     user_agent: str
     content_type: str
     data: str
-
-
-def form_field(content_type: str, body: bytes, name: str) -> Optional[str]:
-    """The text of one ``multipart/form-data`` field, or ``None`` when it is absent."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    for part in message.iter_parts() if message.is_multipart() else []:
-        if (
-            isinstance(part, Message)
-            and part.get_param("name", header="content-disposition") == name
-        ):
-            payload = part.get_payload(decode=True)
-            return payload.decode("utf-8") if isinstance(payload, bytes) else None
-    return None
+    headers: dict[str, str]
+    body: bytes
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,15 +39,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/form-data"):
-            data = form_field(content_type, body, "data") or ""
-        else:
-            data = body.decode("utf-8", errors="replace")
-        delivery = Delivery(self.path, self.headers.get("User-Agent", ""), content_type, data)
-        self.server.record(delivery)
-        self.send_response(200)
+        try:
+            data = payload_of(body, content_type).decode("utf-8", errors="replace")
+        except DeliveryError as error:
+            data = f"(not a delivery: {error})"
+        user_agent = self.headers.get("User-Agent", "")
+        headers = dict(self.headers.items())
+        self.server.record(Delivery(self.path, user_agent, content_type, data, headers, body))
+        status = _status_asked(self.path)
+        self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere?key=moved-secret")
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+
+def _status_asked(path: str) -> int:
+    """The status a test asks for with a path ``/answer/<status>/...``; else 200."""
+    parts = path.split("/")
+    return int(parts[2]) if len(parts) > 2 and parts[1] == "answer" and parts[2].isdigit() else 200
 
 
 class ReceiverServer(ThreadingHTTPServer):

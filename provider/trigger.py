@@ -1,0 +1,124 @@
+"""Test deliveries: send a target what Shoprenter would, and say plainly how it answered.
+
+Shoprenter documents no retry and exposes no delivery log, so a target that does not answer
+loses orders silently. :func:`send` makes one delivery in Shoprenter's wire format
+(:mod:`provider.delivery`) and reports the answer as an :class:`Outcome`: a ``2xx`` is a
+delivery; a refused connection, a TLS failure, a timeout, a redirect (Shoprenter is not known
+to follow one) or any other status is named in one line. It serves:
+
+* ``shoprenter-webhooks trigger`` (:mod:`provider.cli`), for a stack's declared targets or
+  one URL;
+* the go-live check (``shoprenter-webhooks:verifyTargets``, :func:`verify`), before a webhook
+  that gains or changes a target is written to the shop;
+* the simulator's deliveries, which are the same request without the test header.
+
+A URL is shown with its query string and credentials masked
+(:func:`provider.delivery.mask`): a target's URL usually carries its secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Optional
+
+import requests
+
+from .delivery import FIELD_NAME, TEST_HEADER, USER_AGENT, Format, mask, payload, render
+from .errors import ShoprenterError, status_text
+from .model import Target, WebhookState
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one target answered one delivery."""
+
+    url: str
+    format: str
+    answer: str  # "HTTP 200 OK", or what went wrong
+    seconds: float
+    delivered: bool
+
+    @property
+    def target(self) -> str:
+        return mask(self.url)
+
+
+def send(
+    url: str,
+    event: str,
+    format: Format = "json",
+    fields: Iterable[str] = (),
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    test: bool = True,
+    number: int = 1,
+) -> Outcome:
+    """Deliver ``event`` to ``url`` once, as Shoprenter does (``test``: marked as a test)."""
+    body = render(payload(event, fields, number), format)
+    headers = {"User-Agent": USER_AGENT, **({TEST_HEADER: "1"} if test else {})}
+    started = time.monotonic()
+    try:
+        response = requests.post(
+            url,
+            files={FIELD_NAME: (None, body)},
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as error:
+        return Outcome(url, format, _failure(error, timeout), time.monotonic() - started, False)
+    seconds = time.monotonic() - started
+    answer = f"HTTP {status_text(response.status_code)}"
+    if response.is_redirect:
+        where = mask(response.headers.get("Location", "?"))
+        return Outcome(url, format, f"{answer}: a redirect to {where}", seconds, False)
+    return Outcome(url, format, answer, seconds, response.ok)
+
+
+def _failure(error: requests.RequestException, timeout: float) -> str:
+    """What went wrong before any answer, in a few words (never the URL)."""
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS failure (certificate or handshake refused)"
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(error, requests.ConnectionError):
+        refused = "refused" in str(error).lower() or "Errno 111" in str(error)
+        return "connection refused" if refused else "could not connect (name or network)"
+    return f"the request failed ({type(error).__name__})"
+
+
+class TargetUnready(ShoprenterError):
+    """A new or changed target did not answer a test delivery with ``2xx``: the webhook was
+    not written (``verifyTargets``)."""
+
+    def __init__(self, label: str, outcome: Outcome) -> None:
+        super().__init__(
+            "verify target of webhook",
+            f"{outcome.target} answered a test delivery with {outcome.answer}; nothing was "
+            "written to the shop for this webhook (shoprenter-webhooks:verifyTargets is on). "
+            "Fix the target, then run `pulumi up` again",
+            subject=label,
+        )
+
+
+def targets_to_verify(old: Optional[WebhookState], new: WebhookState) -> list[Target]:
+    """The targets a write would make deliver anew: all of a webhook being created or
+    enabled, else those added or changed (url, format or fields); none while disabled."""
+    if not new.enabled:
+        return []
+    if old is None or not old.enabled:
+        return list(new.targets)
+    return [target for target in new.targets if target not in old.targets]
+
+
+def verify(state: WebhookState, targets: list[Target], timeout: float) -> None:
+    """Send each target one test delivery of ``state``'s event; the first that does not
+    answer ``2xx`` stops the write."""
+    for target in targets:
+        outcome = send(target.url, state.event, target.format, target.fields, timeout=timeout)
+        if not outcome.delivered:
+            raise TargetUnready(state.label, outcome)
