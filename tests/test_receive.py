@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provider.delivery import payload, render
+from provider.delivery import Format, payload, render
 from provider.model import EVENTS
 from provider.payload import documented_fields
 from provider.receive import Delivery, DeliveryError, parse, verify_token
@@ -209,7 +209,7 @@ def equivalent(sent: Any, parsed: Any) -> bool:
     if isinstance(parsed, Decimal):
         return parsed == Decimal(str(sent))
     if isinstance(parsed, datetime):
-        return parsed.strftime("%Y-%m-%d %H:%M:%S") == sent
+        return bool(parsed.strftime("%Y-%m-%d %H:%M:%S") == sent)
     return str(parsed) == str(sent)
 
 
@@ -245,5 +245,5 @@ def test_any_payload_trigger_builds_parses_back_to_what_was_sent(
         assert equivalent(plain, parsed), (plain, parsed)
         if products is not None:
             assert equivalent(products, parsed["orderProducts"])
-    other = "xml" if format == "json" else "json"
+    other: Format = "xml" if format == "json" else "json"
     assert parse(*multipart(render(document, other))) == delivery  # XML and JSON parse equal
