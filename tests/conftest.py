@@ -4,13 +4,15 @@ scratch stack driven by the real ``pulumi`` CLI for the engine tests, with each 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from provider.ledger import forget_ledgers
-from sandbox.local_engine import PLUGIN_SETS, LocalStack, PluginsUnavailable, pulumi_binary
+from sandbox.local_engine import PLUGIN_SETS, ROOT, LocalStack, PluginsUnavailable, pulumi_binary
 from sandbox.simulator import Simulator
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import FAST
@@ -56,3 +58,18 @@ def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStac
     local = LocalStack(tmp_path, pulumi_path, stack="test")
     local.create(sim.connection(requestsPerSecond=str(FAST)))
     return local
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel and sdist of this checkout, built as a release is (``python -m build``)."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    return out

@@ -27,21 +27,6 @@ NOT_SHIPPED = ("sandbox/", "tests/", "scripts/", "examples/", "templates/", "too
 
 
 @pytest.fixture(scope="session")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel and sdist of this checkout, built as a release is (``python -m build``)."""
-    out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    return out
-
-
-@pytest.fixture(scope="session")
 def package_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with the template's requirements.txt, the wheel found in ``dist``."""
     venv = tmp_path_factory.mktemp("package") / "venv"

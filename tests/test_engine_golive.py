@@ -1,0 +1,59 @@
+"""The go-live check through the real CLI, with each plugin set: with
+``shoprenter-webhooks:verifyTargets`` a target that does not answer a test delivery stops its
+webhook before anything is written; an unchanged ``up`` and every ``preview`` send nothing."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from provider.delivery import TEST_HEADER
+from sandbox.local_engine import LocalStack, PulumiError
+from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.receiver import Receiver
+from tests.helpers import CallsSince, labels
+
+pytestmark = pytest.mark.engine
+
+CLASS_NAMES = ("TargetUnready", "ShoprenterError", "Traceback")
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+def test_a_dead_target_creates_nothing_and_a_live_one_goes_live(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    stack.set_config(f"{stack.namespace}:verifyTargets", True)
+    port = free_port()
+    erp = {"name": "erp", "event": "order_confirm", "url": f"http://127.0.0.1:{port}/sr?key=s3cret"}
+    stack.declare([erp])
+    calls = CallsSince(sim)
+    with pytest.raises(PulumiError) as caught:
+        stack.up()
+    said = caught.value.output
+    assert (
+        f"verify target of webhook erp failed: http://127.0.0.1:{port}/sr?key=*** answered a "
+        "test delivery with connection refused; nothing was written to the shop" in said
+    )
+    assert "s3cret" not in said and not [name for name in CLASS_NAMES if name in said]
+    assert calls.writes() == {} and sim.webhooks() == []
+
+    with Receiver(port=port) as receiver:  # the target is fixed
+        stack.up()
+        assert labels(sim) == ["erp"]
+        [test] = receiver.deliveries
+        assert test.headers[TEST_HEADER] == "1" and test.path == "/sr?key=s3cret"
+
+        calls = CallsSince(sim)
+        stack.up()  # unchanged: nothing sent anywhere
+        stack.declare([{**erp, "url": f"http://127.0.0.1:{port}/v2?key=s3cret"}])
+        stack.pulumi("preview", "--diff")  # a preview never sends
+        assert len(receiver.deliveries) == 1 and calls.all() == []
+
+        stack.up()  # the changed target: one test delivery, then one PUT
+        assert [d.path for d in receiver.deliveries] == ["/sr?key=s3cret", "/v2?key=s3cret"]
+        assert calls.writes() == {"PUT": 1}

@@ -1,0 +1,90 @@
+"""A receiver-only service, as the README installs it: the wheel without its dependencies, plus
+pydantic and defusedxml (no Pulumi SDK, no requests). The example Flask receiver runs there
+and takes what ``trigger`` sends, refusing a wrong token and anything not a delivery."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from provider.trigger import send
+from sandbox.local_engine import ROOT
+
+pytestmark = pytest.mark.engine  # builds the wheel and installs from PyPI: minutes, not seconds
+
+EXAMPLE = ROOT / "examples" / "receiver" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def receiver_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's receiver-only install, in a fresh virtualenv."""
+    venv = tmp_path_factory.mktemp("receiver") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    for command in (
+        [*pip, "--no-deps", "--find-links", str(dist), "shoprenter-webhooks"],
+        [*pip, "pydantic", "defusedxml", "flask"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def test_the_receiver_module_needs_neither_pulumi_nor_requests(receiver_venv: Path) -> None:
+    probe = (
+        "import importlib.util as u, shoprenter_webhooks.receive as r; "
+        "print([m for m in ('pulumi', 'requests') if u.find_spec(m)], r.parse.__name__)"
+    )
+    python = str(receiver_venv / "bin" / "python")
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[] parse"
+
+
+@pytest.fixture
+def example(receiver_venv: Path, tmp_path: Path) -> Iterator[str]:
+    """The example app under Flask's own server on loopback; its orders URL."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    log = tmp_path / "flask.log"
+    server = subprocess.Popen(
+        [str(receiver_venv / "bin" / "flask"), "--app", str(EXAMPLE), "run", "--port", str(port)],
+        env={**os.environ, "WEBHOOK_TOKENS": "new-token,old-token"},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/shoprenter/orders"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_example_receiver_takes_a_delivery_and_refuses_the_rest(example: str) -> None:
+    for token in ("new-token", "old-token"):  # a rotation: both accepted
+        for format in ("json", "xml"):
+            outcome = send(f"{example}?key={token}", "order_confirm", format)
+            assert outcome.delivered, outcome.answer
+    answer = requests.post(
+        f"{example}?key=new-token",
+        files={"data": (None, '{"orders":{"order":[{"innerId":"77"}]}}')},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and answer.json() == {"orders": ["77"]}
+    assert send(f"{example}?key=stale", "order_confirm").answer == "HTTP 403 Forbidden"
+    junk = requests.post(f"{example}?key=new-token", data=b"hello", timeout=10)
+    assert junk.status_code == 400 and "not a Shoprenter delivery" in junk.text
