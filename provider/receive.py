@@ -130,8 +130,8 @@ class OrderProduct(PayloadModel):
     image: Text = None
     category: Text = None
     durable_media_device: Text = None
-    volume: Optional[Volume] = None
-    weight: Optional[Weight] = None
+    volume: Annotated[Optional[Volume], BeforeValidator(_empty_is_none)] = None
+    weight: Annotated[Optional[Weight], BeforeValidator(_empty_is_none)] = None
 
 
 class OrderHistory(PayloadModel):
@@ -217,7 +217,7 @@ class Order(PayloadModel):
     total_gross: Money = None
     tax_price: Money = None
     currency: Text = None
-    order_history: Optional[OrderHistory] = None
+    order_history: Annotated[Optional[OrderHistory], BeforeValidator(_empty_is_none)] = None
     products: Annotated[Optional[list[OrderProduct]], BeforeValidator(_products)] = Field(
         default=None, alias="orderProducts"
     )
@@ -333,7 +333,9 @@ def _delivery(document: Any) -> Delivery:
         raise DeliveryError(
             f"the payload is not an orders or a newsletter document (it holds {kind!r})"
         )
-    records = _as_list(content[inner])
+    # An empty element (XML's <order/>) is a record whose keys were all left out.
+    listed = content[inner] if isinstance(content[inner], list) else [content[inner]]
+    records = [{} if record == "" else record for record in listed]
     if not all(isinstance(record, dict) for record in records):
         raise DeliveryError(f"every {inner} must be an object")
     model = Order if kind == "orders" else Subscriber

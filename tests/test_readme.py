@@ -97,6 +97,7 @@ class Walk:
             (workdir / "shared").symlink_to(shared, target_is_directory=True)
         (workdir / "state").mkdir()
         self.port = port = free_port()
+        self.listen_port = free_port()
         self.address = f"127.0.0.1:{port}"
         self.sim = SimulatorControl(f"http://{self.address}")
         self.environment = {
@@ -108,6 +109,8 @@ class Walk:
         self.substitutions = {
             README_ADDRESS: self.address,
             "make simulator": f"make simulator PORT={port}",
+            "127.0.0.1:8000": f"127.0.0.1:{self.listen_port}",
+            "--port 8000": f"--port {self.listen_port}",
             "<client id>": DEFAULT_CLIENT_ID,
             "<client secret>": DEFAULT_CLIENT_SECRET,
         }
@@ -144,10 +147,12 @@ class Walk:
             start_new_session=True,
         )
         self.background.append(process)
+        asked = re.search(r"--port (\d+)", self.command(line))
+        port = int(asked[1]) if asked else self.port
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.2)
@@ -185,6 +190,24 @@ def a_released_wheel(walk: Walk) -> None:
 def declare_the_example(walk: Walk) -> None:
     """Step 3: "Declare the webhooks (above) in Pulumi.production.yaml"."""
     walk.edit_stack_config("shoprenter-webhooks:webhooks", declared_webhooks(README.read_text()))
+
+
+TRIGGER_STACK = "python -m provider trigger --stack production --webhook erp-orders"
+
+
+def erp_listens_here(walk: Walk) -> None:
+    """The declared target answers: erp-orders points at the README's local listener."""
+    webhooks = declared_webhooks(README.read_text())
+    for webhook in webhooks:
+        if webhook["name"] == "erp-orders":
+            webhook["url"] = f"http://127.0.0.1:{walk.listen_port}/erp?key=erp-secret"
+    walk.edit_stack_config("shoprenter-webhooks:webhooks", webhooks)
+
+
+def erp_answered(walk: Walk, done: subprocess.CompletedProcess[str]) -> None:
+    assert "HTTP 200 OK" in done.stdout and "/erp?key=***" in done.stdout
+    assert "erp-secret" not in done.stdout
+    declare_the_example(walk)
 
 
 def make_one_by_hand(walk: Walk) -> None:
@@ -247,10 +270,12 @@ NEW_REPOSITORY = (
 BEFORE: dict[str, Callable[[Walk], None]] = {
     NEW_REPOSITORY: a_released_wheel,
     "pulumi preview": declare_the_example,
+    TRIGGER_STACK: erp_listens_here,
     "pulumi refresh --run-program --yes": make_one_by_hand,
     "pulumi cancel --yes": kill_an_up_midway,
 }
 AFTER: dict[str, Callable[[Walk, subprocess.CompletedProcess[str]], None]] = {
+    TRIGGER_STACK: erp_answered,
     "pulumi refresh --run-program --yes": unmanaged_is_shown,
     "pulumi cancel --yes": recovered_to_the_declared_set,
 }
