@@ -23,10 +23,11 @@ One :class:`WebhookInventory` per stack, declared after (and depending on) every
 
 A webhook the stack is about to take over (``adoptId``, or a twin with the same event, url and
 label) is never listed; twins are recognised by a digest, so no URL is stored here. Only a
-declaration the stack does not hold yet takes a twin over: ``held`` records, by declaration
-name, the webhooks the last ``up`` or refresh found, and a twin of a held declaration is an
-unmanaged duplicate (reported, pruned in scope), never hidden. Preview and ``up`` read
-``held`` from the same state, so they decide alike.
+declaration the stack does not hold yet takes a twin over: ``held`` records, by the
+declaration's twin digest, the webhooks the last ``up`` or refresh found, and a twin of a held
+declaration is an unmanaged duplicate (reported, pruned in scope), never hidden. Preview and
+``up`` read ``held`` from the same state, so they decide alike; a state from before it was kept
+(none recorded) decides as that release did.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class InventoryProvider(ShopProvider):
         """The plan: the refreshed record, less what this run manages or takes over."""
         plan = {key: news.get(key) for key in PLAN_KEYS}
         managed = plan["managed"] if isinstance(plan["managed"], list) else []
-        keep = not_taken_over(managed, plan["adopting"] or [], plan["declared"], olds.get("held"))
+        declared = plan["declared"] or []
+        keep = not_taken_over(managed, plan["adopting"] or [], declared, olds.get("held"))
         listed: Optional[list[Entry]] = olds.get("unmanaged")  # None: never listed
         record = listed or []
         unmanaged = None if listed is None else [entry for entry in record if keep(entry)]
@@ -218,33 +220,30 @@ def _prunable(entry: Entry, patterns: tuple[HostPattern, ...], orphans_of: Optio
 
 
 def not_taken_over(
-    managed: list[Any], adopting: list[str], declared: Any, held: Optional[Held]
+    managed: list[Any], adopting: list[str], declared: list[str], held: Optional[Held]
 ) -> Callable[[Entry], bool]:
     """A test for entries that no resource of this run manages or is about to take over.
 
     ``managed`` may hold unknowns (a preview's ids still to be created): they match nothing.
     ``adopting`` names existing webhooks the run takes over all the same, and so do the
-    twins' digests of the declarations (``declared``, by name) that the stack does not hold
-    (``held``; ``None``, a record from before it was kept: none is known to be held).
+    twins' digests of the declarations (``declared``) that the stack does not hold (``held``;
+    ``None``, a record from before it was kept: none is known to be held).
     """
     ids = {item for item in managed if isinstance(item, str)} | set(adopting)
-    twins = {
-        twin
-        for name, twin in (declared.items() if isinstance(declared, dict) else [])
-        if held is None or name not in held
-    }
+    twins = {twin for twin in declared if held is None or twin not in held}
     return lambda entry: entry["id"] not in ids and entry.get("twin") not in twins
 
 
 def held_by(plan: dict[str, Any]) -> Optional[Held]:
-    """The declarations whose webhook the plan knows, by name: ``declared`` (by name) and
-    ``managed`` (the ids, in the same order); ``None`` for a plan from before names."""
+    """The declarations whose webhook the plan knows, by twin digest: ``declared`` (the
+    digests) and ``managed`` (the ids, in the same order); ``None`` when they do not pair."""
     declared, managed = plan.get("declared"), plan.get("managed")
-    if not isinstance(declared, dict) or not isinstance(managed, list):
+    if not isinstance(declared, list) or not isinstance(managed, list):
         return None
     if len(declared) != len(managed):
         return None
-    return {name: id_ for name, id_ in zip(declared, managed, strict=True) if isinstance(id_, str)}
+    pairs = zip(declared, managed, strict=True)
+    return {twin: id_ for twin, id_ in pairs if isinstance(twin, str) and isinstance(id_, str)}
 
 
 def still_held(held: Optional[Held], listing: Listing, mine: Optional[str]) -> Optional[Held]:
@@ -253,7 +252,7 @@ def still_held(held: Optional[Held], listing: Listing, mine: Optional[str]) -> O
     if held is None:
         return None
     ours = {live.id for live in listing.webhooks if not is_foreign(live.state.owner, mine)}
-    return {name: id_ for name, id_ in held.items() if id_ in ours}
+    return {twin: id_ for twin, id_ in held.items() if id_ in ours}
 
 
 def _over_limit(count: int, limit: int) -> str:
@@ -279,19 +278,19 @@ class WebhookInventory(dynamic.Resource, module="shoprenter", name="WebhookInven
         owner: str,
         mode: str = "report",
         adopting: Optional[list[str]] = None,
-        declared: Optional[dict[str, str]] = None,
+        declared: Optional[list[str]] = None,
         prune_targets: Optional[list[str]] = None,
         prune_limit: int = DEFAULT_PRUNE_LIMIT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         """Declare the inventory; ``managed`` should be the ids of every ``Webhook``, in the
-        order of ``declared`` (each declaration's twin digest, by name)."""
+        order of ``declared`` (each declaration's twin digest)."""
         props = {
             "mode": mode,
             "owner": owner,
             "managed": managed,
             "adopting": adopting or [],
-            "declared": declared or {},
+            "declared": declared or [],
             "pruneTargets": prune_targets or [],
             "pruneLimit": prune_limit,
             "unmanaged": None,

@@ -238,7 +238,7 @@ def declare_inventory(
         owner=owner,
         mode=plan.mode,
         adopting=adopting(declarations),
-        declared={d.name: d.webhook.twin_key() for d in declarations},
+        declared=[d.webhook.twin_key() for d in declarations],
         prune_targets=list(plan.prune_targets),
         prune_limit=plan.prune_limit,
         opts=pulumi.ResourceOptions(depends_on=hooks),
@@ -261,10 +261,15 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
     The record is the inventory's as of the last refresh; what this run's declarations take
     over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
     """
-    twins = {d.name: d.webhook.twin_key() for d in declarations}
+    twins = [d.webhook.twin_key() for d in declarations]
     listed = inventory.unmanaged  # None: this stack has not listed the shop yet
+    # A state from before `held` was kept has none: in a preview that reads as unknown, which
+    # must not silence the report (None: no declaration known to be held).
+    held = inventory.held.apply(
+        lambda h: h if isinstance(h, dict) else None, run_with_unknowns=True
+    )
     # (unmanaged, taken over by this run), by the declarations the stack holds already.
-    parts = pulumi.Output.all(listed, inventory.held).apply(
+    parts = pulumi.Output.all(listed, held).apply(
         lambda both: _partition(both[0] or [], adopting(declarations), twins, both[1])
     )
     unmanaged = parts.apply(lambda both: both[0])
@@ -296,7 +301,7 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
 
 
 def _partition(
-    record: list[dict[str, Any]], adopting: list[str], twins: dict[str, str], held: Any
+    record: list[dict[str, Any]], adopting: list[str], twins: list[str], held: Any
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The record's entries as (still unmanaged, taken over by this run)."""
     keep = not_taken_over([], adopting, twins, held)

@@ -34,6 +34,11 @@ with its floor and the ratio between them:
     pages and a token per refresh at 3 per second plus the same command without a refresh;
     and the fleet's ``drift`` over the 20 shops of row 8.
 
+13. the go-live check (``verifyTargets``), targets on a loopback receiver, shop limit 3 req/s:
+    a create of N=10, one changed target, and an unchanged ``up``, each with the check off and
+    on in the same run (best of 2, alternating): the seconds each changed target adds, and the
+    test deliveries sent (goal: none on an unchanged ``up``).
+
 ``make bench ROWS=2,11`` runs only those rows. No timed assertion anywhere: these are figures
 to read, not tests.
 """
@@ -72,6 +77,7 @@ from sandbox.local_engine import (
 )
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.limits import LIMITERS
+from sandbox.simulator.receiver import Receiver
 
 SHOP_LIMIT = 3.0
 
@@ -580,6 +586,41 @@ def import_seconds(runs: int = 7) -> tuple[float, float]:
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
+def golive_rows(simulator: Simulator, binary: Path, scratch: Path, count: int = 10) -> list[Row]:
+    """Row 13: each step of a stack with ``verifyTargets`` off and on, side by side."""
+    control = SimulatorControl(simulator.url)
+    with Receiver() as receiver:
+        hooks = [webhook(n, receiver=f"{receiver.url}/in") for n in range(count)]
+        changed = [{**hooks[0], "url": f"{receiver.url}/moved"}, *hooks[1:]]
+        steps = [(f"create N={count}", hooks, count), ("1 changed target", changed, 1)]
+        steps.append(("no change", changed, 0))
+        timings: dict[tuple[str, bool], list[float]] = {}
+        sent: dict[tuple[str, bool], int] = {}
+        calls: dict[tuple[str, bool], Counter[str]] = {}
+        for attempt in range(2):
+            for verify in (False, True) if attempt == 0 else (True, False):
+                control.reset(rateLimit=SHOP_LIMIT)
+                stack = LocalStack(scratch / f"row13-{attempt}-{verify}", binary, stack="bench")
+                stack.create(control.connection(requestsPerSecond=str(SHOP_LIMIT)))
+                stack.set_config(f"{stack.namespace}:verifyTargets", verify)
+                for name, declared, _changed in steps:
+                    stack.declare(declared)
+                    before = len(receiver.deliveries)
+                    seconds, made, _refused, _tokens = measure(control, stack.up)
+                    timings.setdefault((name, verify), []).append(seconds)
+                    sent[(name, verify)] = len(receiver.deliveries) - before
+                    calls[(name, verify)] = made
+    rows = []
+    for name, _declared, targets in steps:
+        off, on = min(timings[(name, False)]), min(timings[(name, True)])
+        added = f"{(on - off) / targets * 1000:.0f} ms per changed target; " if targets else ""
+        note = f"{added}test deliveries {sent[(name, True)]}"
+        rows.append(
+            Row(f"13. up, {name}: verifyTargets on vs off", on, off, calls[(name, True)], 0, note)
+        )
+    return rows
+
+
 def describe_machine(binary: Path) -> str:
     """Cores, processor, memory, Python and Pulumi versions: what the figures depend on."""
     cpu = next(
@@ -665,7 +706,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="make bench: figures against the call floor")
     parser.add_argument("--rows", help="only these rows, e.g. 2,11 (default: all)")
     chosen = parser.parse_args().rows
-    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 13))
+    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 14))
     print("Finding or building the Pulumi CLI...", flush=True)
     binary = pulumi_binary()
     rows: list[Row] = []
@@ -693,6 +734,7 @@ def main() -> None:
             ({10}, "PULUMI_SKIP_CHECKPOINTS", lambda: checkpoint_rows(simulator, binary, scratch)),
             ({11}, "each plugin set", lambda: plugin_rows(simulator, scratch)),
             ({12}, "refresh from the collection", lambda: drift_rows(simulator, binary, scratch)),
+            ({13}, "the go-live check", lambda: golive_rows(simulator, binary, scratch)),
         ]
         for numbers, title, measure_rows in groups:
             if numbers & wanted:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provider import __version__
 from sandbox.local_engine import ROOT, LocalStack, PulumiError, engine_environment, is_official
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import FAST, CallsSince, summary
@@ -115,10 +116,11 @@ def test_the_wheel_and_sdist_hold_what_ships_and_nothing_else(dist: Path) -> Non
     [sdist] = dist.glob("*.tar.gz")
     with zipfile.ZipFile(wheel) as archive:
         in_wheel = archive.namelist()
-        entry_points = archive.read("shoprenter_webhooks-1.0.0.dist-info/entry_points.txt")
+        info = f"shoprenter_webhooks-{__version__}.dist-info"
+        entry_points = archive.read(f"{info}/entry_points.txt")
     assert {name.split("/")[0] for name in in_wheel} == {
         "shoprenter_webhooks",
-        "shoprenter_webhooks-1.0.0.dist-info",
+        info,
     }
     assert "shoprenter_webhooks/payload_fields.json" in in_wheel
     assert b"shoprenter-webhooks = shoprenter_webhooks.cli:main" in entry_points
