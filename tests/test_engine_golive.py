@@ -5,11 +5,13 @@ webhook before anything is written; an unchanged ``up`` and every ``preview`` se
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from provider.delivery import TEST_HEADER
-from sandbox.local_engine import LocalStack, PulumiError
+from sandbox.local_engine import ROOT, LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.receiver import Receiver
 from tests.helpers import CallsSince, labels
@@ -57,3 +59,52 @@ def test_a_dead_target_creates_nothing_and_a_live_one_goes_live(
         stack.up()  # the changed target: one test delivery, then one PUT
         assert [d.path for d in receiver.deliveries] == ["/sr?key=s3cret", "/v2?key=s3cret"]
         assert calls.writes() == {"PUT": 1}
+
+
+def trigger_in(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m provider trigger --stack`` in the stack's project, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "provider", "trigger", "--stack", stack.stack, *args],
+        cwd=stack.project,
+        env={**stack.environment, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_trigger_sends_a_stacks_declared_targets_their_secret_urls_included(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    with Receiver() as receiver:
+        secret_url = f"{receiver.url}/erp?key=very-secret-key"
+        stack.declare(
+            [
+                {"name": "erp", "event": "order_confirm", "url": "https://placeholder.example"},
+                {
+                    "name": "news",
+                    "event": "newsletter_subscribe",
+                    "targets": [
+                        {"url": f"{receiver.url}/crm", "fields": ["subscriber_email"]},
+                        {"url": f"{receiver.url}/archive", "format": "xml"},
+                    ],
+                },
+            ]
+        )
+        stack.pulumi("config", "set", "--secret", "--path", "webhooks[0].url", secret_url)
+        calls = CallsSince(sim)
+        done = trigger_in(stack)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "very-secret-key" not in done.stdout and "/erp?key=***" in done.stdout
+        assert sorted(d.path for d in receiver.deliveries) == [
+            "/archive",
+            "/crm",
+            "/erp?key=very-secret-key",
+        ]
+        crm = next(d for d in receiver.deliveries if d.path == "/crm")
+        assert crm.data == '{"newsletter":{"subscriber":[{"email":"test-delivery@example.com"}]}}'
+        assert calls.all() == []  # nothing asked of the shop
+
+        only = trigger_in(stack, "--webhook", "news")
+        assert only.returncode == 0 and len(receiver.deliveries) == 5

@@ -3,15 +3,19 @@ masking, and every way a target can fail, named in one line."""
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from provider.delivery import TEST_HEADER, mask
+from provider.listen import Listener
 from provider.model import WebhookState
 from provider.receive import parse
 from provider.trigger import TargetUnready, send, targets_to_verify, verify
@@ -150,3 +154,25 @@ def test_a_target_that_does_not_answer_stops_the_write_naming_it(receiver: Recei
     assert message.startswith("verify target of webhook ERP failed: http://127.0.0.1:")
     assert "/hook?key=*** answered a test delivery with connection refused" in message
     assert "s3cret" not in message and "nothing was written to the shop" in message
+
+
+def test_listen_prints_each_delivery_parsed_and_refuses_the_rest() -> None:
+    out = io.StringIO()
+    with Listener("127.0.0.1", 0, out) as listener:
+        serving = threading.Thread(target=listener.serve_forever, daemon=True)
+        serving.start()
+        try:
+            sent = send(f"{listener.url}/in?key=s3cret", "newsletter_subscribe", "xml")
+            junk = requests.post(f"{listener.url}/in", data=b"hello", timeout=10)
+        finally:
+            listener.shutdown()
+    printed = out.getvalue()
+    assert sent.delivered and junk.status_code == 400
+    assert "POST /in?key=*** (test delivery): 1 subscriber(s): test-delivery@example.com" in printed
+    assert '"subscribe_date": "2026-01-15T10:30:00"' in printed and "s3cret" not in printed
+    assert "refused: the payload is neither JSON nor XML" in printed
+
+
+def test_listen_serves_loopback_only() -> None:
+    with pytest.raises(ValueError, match="listen serves loopback addresses only"):
+        Listener("0.0.0.0", 0)
