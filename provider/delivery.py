@@ -225,12 +225,18 @@ def render(document: Document, format: Format) -> str:
     """The payload as the ``data`` field carries it."""
     if format == "xml":
         [(tag, content)] = document.items()
-        root = ElementTree.Element(tag)
-        _fill(root, content)
-        body = ElementTree.tostring(root, encoding="unicode")
-        return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}'
+        return xml_text(tag, content)
     # PHP's json_encode: ASCII only, "/" escaped, no spaces.
     return json.dumps(document, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/")
+
+
+def xml_text(tag: str, content: Any) -> str:
+    """``content`` as an XML document whose root element is ``tag`` (see :func:`_fill`), as
+    Shoprenter writes XML: deliveries here, and the API's answers in the simulator."""
+    root = ElementTree.Element(tag)
+    _fill(root, content)
+    body = ElementTree.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}'
 
 
 def _fill(element: ElementTree.Element, content: Any) -> None:

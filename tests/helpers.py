@@ -3,14 +3,18 @@ simulator. Test modules import this, never ``conftest`` or each other."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 from provider.model import DeclaredWebhook
 from provider.ownership import split
 from provider.settings import ConnectionSettings, stack_config
-from sandbox.local_engine import LocalStack
+from sandbox.local_engine import ROOT, LocalStack
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -107,3 +111,19 @@ class CallsSince:
             for c in self.all()
             if c["method"] in ("POST", "PUT", "DELETE") and "/webHooks" in c["path"]
         )
+
+
+def package_command(
+    *args: str, cwd: Path = ROOT, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m provider ARGS`` as a user runs it (this checkout importable), in ``cwd``
+    with ``env`` (default: this process's)."""
+    return subprocess.run(
+        [sys.executable, "-m", "provider", *args],
+        cwd=cwd,
+        env={**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 
 import pytest
 
 from provider.delivery import TEST_HEADER
-from sandbox.local_engine import ROOT, LocalStack, PulumiError
+from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.receiver import Receiver
-from tests.helpers import CallsSince, labels
+from tests.helpers import CallsSince, labels, package_command
 
 pytestmark = pytest.mark.engine
 
@@ -63,14 +62,8 @@ def test_a_dead_target_creates_nothing_and_a_live_one_goes_live(
 
 def trigger_in(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m provider trigger --stack`` in the stack's project, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "provider", "trigger", "--stack", stack.stack, *args],
-        cwd=stack.project,
-        env={**stack.environment, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    return package_command(
+        "trigger", "--stack", stack.stack, *args, cwd=stack.project, env=stack.environment
     )
 
 

@@ -3,8 +3,6 @@ and payload field names (the shop's whole webhook set)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 
 from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
-from tests.helpers import CallsSince, api_body, shop_state, up_with
+from tests.helpers import CallsSince, api_body, package_command, shop_state, up_with
 
 pytestmark = pytest.mark.engine
 
@@ -38,14 +36,14 @@ def test_export_round_trip_marks_each_webhook_and_then_shows_no_change(
     two = api_body(label="two targets")
     two["webHookParameters"].append({"type": "xml", "url": "https://b.example.com/x"})
     sim.add_webhook(two)
-    done = subprocess.run(
-        [sys.executable, "-m", "provider", "export", "--stack", "test", "--output", "hooks.yaml"],
+    done = package_command(
+        "export",
+        "--stack",
+        "test",
+        "--output",
+        "hooks.yaml",
         cwd=stack.project,
-        env={**stack.environment, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+        env=stack.environment,
     )
     assert done.returncode == 0, done.stderr
     assert "exported 3 webhooks" in done.stderr  # the one with two targets whole

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,7 +16,7 @@ from provider.program import parse_declarations
 from provider.rules import Rules
 from sandbox.local_engine import shoprenter_variables
 from sandbox.simulator.control import SimulatorControl
-from tests.helpers import api_body
+from tests.helpers import api_body, package_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,18 +29,9 @@ def run_export(
     connection = sim.connection(requestsPerSecond="1000") if sim else {}
     variables = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHOPRENTER_")},
-        "PYTHONPATH": str(ROOT),
         **shoprenter_variables(connection),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "provider", "export", *args],
-        cwd=ROOT,
-        env=variables,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return package_command("export", *args, env=variables)
 
 
 def add_hand_made(sim: SimulatorControl) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from provider.model import WebhookState
 from provider.receive import parse
 from provider.trigger import TargetUnready, send, targets_to_verify, verify
 from sandbox.simulator.receiver import Receiver
+from tests.helpers import package_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,14 +31,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def trigger(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "provider", "trigger", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return package_command("trigger", *args)
 
 
 def test_a_delivery_is_shoprenters_wire_format_marked_as_a_test(receiver: Receiver) -> None:

@@ -24,9 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from provider.delivery import xml_text
+
 from ..loopback import BackgroundServer
 from .delivery import place_order
-from .render import to_xml
 from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Settings, Shop
 
 TOKEN_PATH = re.compile(r"^/(?P<shop>[^/]+)/app/token$")
@@ -216,7 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         if not is_api or "application/json" in (self.headers.get("Accept") or ""):
             self._send_json(status, answer, headers)
         else:
-            self._send(status, to_xml(answer), "application/xml; charset=utf-8", headers)
+            document = xml_text("response", answer).encode()
+            self._send(status, document, "application/xml; charset=utf-8", headers)
 
     def _send_json(
         self, status: int, answer: Any, headers: Optional[dict[str, str]] = None
