@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
@@ -127,3 +129,16 @@ def package_command(
         check=False,
         timeout=300,
     )
+
+
+def serving(port: int, seconds: float = 120) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` within ``seconds`` (a server started
+    in the background)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False

@@ -30,7 +30,7 @@ import yaml
 from sandbox.local_engine import ROOT, engine_environment
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.helpers import api_body, labels
+from tests.helpers import api_body, labels, serving
 
 pytestmark = pytest.mark.engine
 
@@ -149,14 +149,8 @@ class Walk:
         self.background.append(process)
         asked = re.search(r"--port (\d+)", self.command(line))
         port = int(asked[1]) if asked else self.port
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail(f"`{line}` did not start serving on {self.address}")
+        if not serving(port):
+            pytest.fail(f"`{line}` did not start serving on 127.0.0.1:{port}")
 
     def stop(self) -> None:
         for process in self.background:

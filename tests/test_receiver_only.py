@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import requests
 
 from provider.trigger import send
 from sandbox.local_engine import ROOT
+from tests.helpers import serving
 
 pytestmark = pytest.mark.engine  # builds the wheel and installs from PyPI: minutes, not seconds
 
@@ -61,13 +61,7 @@ def example(receiver_venv: Path, tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        assert serving(port), (tmp_path / "flask.log").read_text()
         yield f"http://127.0.0.1:{port}/shoprenter/orders"
     finally:
         server.terminate()
