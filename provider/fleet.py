@@ -205,7 +205,7 @@ class Fleet:
         except auto.CommandError as error:
             run.state, run.message = "failed", last_error_line(str(error))
         except Exception as error:  # a shop's failure must not stop the others
-            run.state, run.message = "failed", f"{type(error).__name__}: {error}"
+            run.state, run.message = "failed", str(error) or f"failed ({type(error).__name__})"
         run.seconds = time.monotonic() - run.started
         on_change(run)
 
