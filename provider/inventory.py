@@ -147,7 +147,9 @@ class InventoryProvider(ShopProvider):
         preferred = {e.get("twin") for e in taken if not is_foreign(e.get("owner"), mine)}
         return [
             dynamic.CheckFailure(
-                "declared", str(OwnedElsewhere(entry["id"], entry["label"], entry["owner"], mine))
+                "declared",
+                f"{OwnedElsewhere(entry['id'], entry['label'], entry['owner'], mine)} (as of "
+                "the last refresh; `pulumi up --refresh` looks at the shop again)",
             )
             for entry in taken
             if is_foreign(entry.get("owner"), mine)

@@ -98,8 +98,12 @@ class Stack:
             self.inventory = {"inputs": read.inputs, "outputs": read.outs}
 
     def up(self) -> dict[str, str]:
-        """Every declaration, then the inventory (which, as in the engine, waits on every
-        webhook: a failed one stops it); the errors each resource met, by name."""
+        """As the engine runs ``up``: a preview (every check, before any write; a failed one
+        stops it all), then every declaration and the inventory (which waits on every
+        webhook: a failed one stops it). The errors met, by resource name."""
+        refused = self._preview()
+        if refused:
+            return {"shop-webhooks": refused}
         webhooks, inventory = self._command()
         errors: dict[str, str] = {}
         for name, declared in DECLARED.items():
@@ -113,24 +117,35 @@ class Stack:
                 elif webhooks.diff(resource["id"], resource["outputs"], checked.inputs).changes:
                     updated = webhooks.update(resource["id"], resource["outputs"], checked.inputs)
                     resource["outputs"] = updated.outs
-            except (OwnedElsewhere, NotFound) as refused:  # refused, or "refresh first"
-                errors[name] = str(refused)
+            except (OwnedElsewhere, NotFound) as refused_here:  # refused, or "refresh first"
+                errors[name] = str(refused_here)
         if not errors:
             self._up_inventory(inventory)
         return errors
 
-    def _up_inventory(self, inventory: InventoryProvider) -> None:
-        plan = {
+    def _plan(self) -> dict[str, Any]:
+        """The inventory's inputs as the program declares them (an id still to be made:
+        ``None``, as a preview sees it)."""
+        held = [self.resources.get(name, {}).get("id") for name in DECLARED]
+        return {
             "mode": "prune",
             "owner": OWNER,
-            "managed": [self.resources[name]["id"] for name in DECLARED],
+            "managed": held,
             "adopting": [],
             "declared": [WebhookState.model_validate(d).twin_key() for d in DECLARED.values()],
             "pruneTargets": [SCOPE],
             "pruneLimit": 50,
         }
+
+    def _preview(self) -> str:
+        """The inventory's check in a preview of its own: why it refuses, or nothing."""
+        _webhooks, inventory = self._command()
         olds = self.inventory["inputs"] if self.inventory else {}
-        checked = inventory.check(olds, plan)
+        return "; ".join(failure.reason for failure in inventory.check(olds, self._plan()).failures)
+
+    def _up_inventory(self, inventory: InventoryProvider) -> None:
+        olds = self.inventory["inputs"] if self.inventory else {}
+        checked = inventory.check(olds, self._plan())
         assert checked.failures == [], checked.failures
         if self.inventory is None:
             made = inventory.create(checked.inputs)
@@ -218,6 +233,10 @@ class PeopleAndStacks(RuleBasedStateMachine):
             self.stack.refresh()
         errors = self.stack.up()
         after = {hook["id"]: hook for hook in self.sim.webhooks()}
+        if "shop-webhooks" in errors:  # the preview refused: nothing may have changed
+            assert OTHER in errors["shop-webhooks"], errors
+            assert after == before, "a refused preview wrote to the shop"
+            return
         self._others_untouched(before, after)
         self._none_of_ours_let_go(held, after)
         if refresh_first:
