@@ -12,11 +12,16 @@ Each stack gets a workspace of its own (a folder linking the project's files), b
 concurrent ``stack select`` in one workspace races on its settings file (pulumi/pulumi#8186).
 A stack locked by a live run is retried with backoff, then reported; never forced. ``recover``
 is the one command after an interrupted run: it removes a lock only when its holder is gone.
+
+Past one machine, ``--shard K/N`` keeps the shops of shard K of N, so that N CI jobs (a GitHub
+Actions matrix) share the shops out, each running its slice a few at a time. A shop's shard
+depends on its name and N alone: adding a shop never moves another one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -73,6 +78,23 @@ def project_stacks(project_dir: Path) -> list[str]:
         path.name[len("Pulumi.") : -len(".yaml")] for path in project_dir.glob("Pulumi.*.yaml")
     ]
     return sorted(name for name in names if name != "example")
+
+
+def shard_of(stack: str, shards: int) -> int:
+    """The shard (1 to ``shards``) a stack belongs to: by a digest of its name, so stable as
+    shops come and go, and the same on every machine (unlike Python's ``hash``)."""
+    digest = hashlib.sha256(stack.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards + 1
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` as (K, N), for argparse; an error that says what is expected otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(
+            f"expected K/N with 1 <= K <= N (such as 3/20), got {text!r}"
+        )
+    return int(match[1]), int(match[2])
 
 
 def own_workspace(project_dir: Path, stack: str, scratch: Path) -> auto.LocalWorkspace:
@@ -255,6 +277,12 @@ def parse_args(argv: Optional[list[str]], prog: Optional[str] = None) -> argpars
     chosen = parser.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--stacks", help="comma-separated stack names")
     chosen.add_argument("--all", action="store_true", help="every Pulumi.<stack>.yaml here")
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="only the stacks of shard K of N (one CI job each; a shop's shard never moves)",
+    )
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", type=Path, help="write the report to this file")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd())
@@ -263,12 +291,15 @@ def parse_args(argv: Optional[list[str]], prog: Optional[str] = None) -> argpars
 
 def main(argv: Optional[list[str]] = None, prog: Optional[str] = None) -> int:
     args = parse_args(argv, prog)
-    stacks = project_stacks(args.project_dir) if args.all else args.stacks.split(",")
-    fleet = Fleet(
-        args.project_dir.resolve(), [s.strip() for s in stacks if s.strip()], args.concurrency
-    )
+    listed = project_stacks(args.project_dir) if args.all else args.stacks.split(",")
+    stacks = [stack.strip() for stack in listed if stack.strip()]
+    title = f"{args.operation} over {len(stacks)} shops"
+    if args.shard:
+        (shard, shards), total = args.shard, len(stacks)
+        stacks = [stack for stack in stacks if shard_of(stack, shards) == shard]
+        title = f"{args.operation} over {len(stacks)} of {total} shops (shard {shard}/{shards})"
+    fleet = Fleet(args.project_dir.resolve(), stacks, args.concurrency)
     console = Console(stderr=True)
-    title = f"{args.operation} over {len(fleet.stacks)} shops"
     runs = report_live(fleet, args.operation, console, title)
     console.print(table(runs, title))
     if args.json:
