@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8765
 
-.PHONY: setup pulumi test unit lint check demo bench simulator
+.PHONY: setup pulumi tools test unit act lint check demo bench simulator
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -16,13 +16,28 @@ setup: $(VENV)/.installed  ## the virtualenv with the runtime and test dependenc
 pulumi:  ## find or build the Pulumi CLI (prints its path)
 	@scripts/pulumi-cli
 
-test: setup  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets)
+# Go tools the tests run, pinned, built from the Go module proxy once into GOPATH/bin.
+GOBIN := $(shell go env GOPATH 2>/dev/null)/bin
+ACTIONLINT_VERSION := v1.7.12
+ACT_VERSION := v0.2.89
+
+tools:  ## actionlint (lints the GitHub workflow) and act (runs it), pinned, built once
+	@$(GOBIN)/actionlint -version 2>/dev/null | grep -q "^$(ACTIONLINT_VERSION)$$" || \
+		GOFLAGS=-mod=mod go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	@$(GOBIN)/act --version 2>/dev/null | grep -q " $(ACT_VERSION:v%=%)$$" || \
+		GOFLAGS=-mod=mod go install github.com/nektos/act@$(ACT_VERSION)
+
+test: setup tools  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets), act
 	scripts/pulumi-cli >/dev/null
 	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 -a -z "$$CI" ]  # CI has ../shared: must build
-	$(PY) -m pytest
+	PATH="$(GOBIN):$$PATH" $(PY) -m pytest
 
 unit: setup  ## every test but the real-CLI ones; never builds the CLI
 	$(PY) -m pytest -m "not engine"
+
+act: setup tools  ## only the tests that run the GitHub workflow with act
+	scripts/pulumi-cli >/dev/null
+	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -m act
 
 lint: setup  ## ruff (lint and format) and mypy
 	$(VENV)/bin/ruff check .

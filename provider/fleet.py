@@ -115,19 +115,21 @@ def changes_of(counts: Optional[Mapping[Any, int]]) -> dict[str, int]:
     return {str(getattr(op, "value", op)): int(n) for op, n in (counts or {}).items()}
 
 
-def run_operation(stack: auto.Stack, run: ShopRun) -> None:
-    """Do ``run.operation`` on ``stack`` and record its changes and outcome."""
+def run_operation(stack: auto.Stack, run: ShopRun, refresh: bool = False) -> None:
+    """Do ``run.operation`` on ``stack`` and record its changes and outcome; ``refresh``: an
+    ``up`` or ``preview`` reads the shop first (``drift`` always does), so that it puts back
+    (or shows) what people changed in the admin."""
     if run.operation == "recover":
         recover(stack, run)
         return
     if run.operation in ("preview", "drift"):
-        preview = stack.preview(refresh=run.operation == "drift")
+        preview = stack.preview(refresh=refresh or run.operation == "drift")
         run.changes = changes_of(preview.change_summary)
         drifted = run.operation == "drift" and run.describe_changes() != "no change"
         run.state = "drifted" if drifted else "ok"
         return
-    action = stack.up if run.operation == "up" else stack.refresh
-    run.changes = changes_of(action().summary.resource_changes)
+    result = stack.up(refresh=refresh) if run.operation == "up" else stack.refresh()
+    run.changes = changes_of(result.summary.resource_changes)
     run.state = "ok"
 
 
@@ -196,10 +198,13 @@ def holder_is_gone(holder: re.Match[str]) -> bool:
 class Fleet:
     """Runs one operation over many stacks of one project, a few at a time."""
 
-    def __init__(self, project_dir: Path, stacks: list[str], concurrency: int) -> None:
+    def __init__(
+        self, project_dir: Path, stacks: list[str], concurrency: int, refresh: bool = False
+    ) -> None:
         self.project_dir = project_dir
         self.stacks = stacks
         self.concurrency = max(1, concurrency)
+        self.refresh = refresh
 
     def plan(self, operation: str) -> list[ShopRun]:
         return [ShopRun(stack, operation) for stack in self.stacks]
@@ -223,7 +228,9 @@ class Fleet:
             if run.operation == "recover":
                 run.steps += mend_cut_off_metadata(workspace, run.stack)
             select = auto.Stack.create_or_select if create else auto.Stack.select
-            self._with_lock_retries(lambda: run_operation(select(run.stack, workspace), run), run)
+            self._with_lock_retries(
+                lambda: run_operation(select(run.stack, workspace), run, self.refresh), run
+            )
         except auto.CommandError as error:
             run.state, run.message = "failed", last_error_line(str(error))
         except Exception as error:  # a shop's failure must not stop the others
@@ -283,6 +290,12 @@ def parse_args(argv: Optional[list[str]], prog: Optional[str] = None) -> argpars
         metavar="K/N",
         help="only the stacks of shard K of N (one CI job each; a shop's shard never moves)",
     )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="up, preview: read each shop first (drift always does), to put back (or show) "
+        "what people changed in the admin",
+    )
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", type=Path, help="write the report to this file")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd())
@@ -298,7 +311,7 @@ def main(argv: Optional[list[str]] = None, prog: Optional[str] = None) -> int:
         (shard, shards), total = args.shard, len(stacks)
         stacks = [stack for stack in stacks if shard_of(stack, shards) == shard]
         title = f"{args.operation} over {len(stacks)} of {total} shops (shard {shard}/{shards})"
-    fleet = Fleet(args.project_dir.resolve(), stacks, args.concurrency)
+    fleet = Fleet(args.project_dir.resolve(), stacks, args.concurrency, args.refresh)
     console = Console(stderr=True)
     runs = report_live(fleet, args.operation, console, title)
     console.print(table(runs, title))

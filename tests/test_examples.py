@@ -38,20 +38,24 @@ def fleet_commands(scripts: list[str]) -> list[list[str]]:
     return found
 
 
-def test_the_github_workflow_previews_pull_requests_applies_main_and_checks_drift() -> None:
+def test_the_github_workflow_shares_the_shops_out_over_a_matrix_of_shards() -> None:
     workflow = load(WORKFLOW)
     triggers = workflow[True]  # YAML reads the key `on` as true
-    assert {"pull_request", "push", "schedule"} <= set(triggers)
-    shop = workflow["jobs"]["shop"]
-    assert shop["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.shops.outputs.stacks) }}"
-    pulumi_steps = {
-        step["with"]["command"]: step for step in steps_using(shop, "pulumi/actions@v7")
-    }
-    assert pulumi_steps["preview"]["with"]["comment-on-pr"] is True
-    assert pulumi_steps["up"]["with"]["refresh"] is True
-    drift = workflow["jobs"]["drift"]
-    [command] = fleet_commands([step.get("run", "") for step in drift["steps"]])
-    assert fleet.parse_args(command).operation == "drift"
+    assert {"pull_request", "push", "schedule", "workflow_dispatch"} <= set(triggers)
+    shard = workflow["jobs"]["shard"]
+    assert shard["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.shards.outputs.shards) }}"
+    assert shard["strategy"]["fail-fast"] is False
+    # The job's variables as one push sets them (tests/test_act.py runs the workflow itself).
+    values = {"$OPERATION": "up", "$SHARD": "2/3", "$CONCURRENCY": "4", "\\\n": " "}
+    scripts = []
+    for step in shard["steps"]:
+        script = step.get("run", "").replace("venv/bin/shoprenter-webhooks fleet", "$FLEET")
+        for name, value in values.items():
+            script = script.replace(f'"{name}"', value).replace(name, value)
+        scripts.append(script)
+    parsed = [fleet.parse_args(command) for command in fleet_commands(scripts)]
+    assert [(args.operation, args.refresh) for args in parsed] == [("up", True)]
+    assert all(args.all and args.shard == (2, 3) for args in parsed)
 
 
 def test_the_github_workflow_passes_actionlint() -> None:

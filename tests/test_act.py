@@ -1,0 +1,336 @@
+"""The fleet's GitHub Actions workflow, run as GitHub would run it: by act, offline.
+
+act (nektos/act, built by ``.ci/run`` from the Go module proxy) runs the shipped workflow in
+its host mode: every job a process of its own in a workspace of its own, the matrix jobs side by
+side. The GitOps repository is made from the fleet template; each of its six shops is a stack on
+a file backend (the "shared" backend: one folder every job reaches) with its own simulator on
+loopback, and its credentials in its stack file, encrypted with the passphrase the workflow gets
+as a secret. The actions the workflow uses are local stand-ins (``tests/act/``); the real ones
+are not exercised here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provider.fleet import shard_of
+from sandbox.local_engine import PASSPHRASE, ROOT, engine_environment, pulumi_binary
+from sandbox.simulator import Simulator, SimulatorControl
+from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+pytestmark = [pytest.mark.act, pytest.mark.engine]
+
+WORKFLOW = ROOT / "examples" / "github" / "shoprenter-webhooks.yml"
+TEMPLATE = ROOT / "templates" / "shoprenter-webhooks-fleet"
+STAND_INS = Path(__file__).resolve().parent / "act"
+ACTIONS = {  # actions/checkout needs none: act emulates it
+    "actions/setup-python@v5": "setup-python",
+    "pulumi/actions@v7": "pulumi-actions",
+    "actions/upload-artifact@v4": "upload-artifact",
+}
+ACT_VERSION = "v0.2.89"
+# Six shops: two in each of three shards, and one in each of six (see shard_of).
+SHOPS = ("shop-a", "shop-b", "shop-c", "shop-d", "shop-f", "shop-j")
+DECLARED = "ERP sync"  # the template's one webhook, by its label
+
+
+def declared_on(shop: str) -> list[tuple[str, str, bool]]:
+    """What a shop must hold: the template's webhook, marked as its own stack's."""
+    return [(f"{DECLARED} [pulumi:agency/{shop}]", "order_confirm", True)]
+
+
+def act_binary() -> str:
+    found = shutil.which("act") or str(Path.home() / "go" / "bin" / "act")
+    if not Path(found).exists():
+        install = f"go install github.com/nektos/act@{ACT_VERSION}"
+        if os.environ.get("CI"):
+            pytest.fail(f"act is not installed: {install} (.ci/run does)")
+        pytest.skip(f"act is not installed: {install} (.ci/run does)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template's requirements as wheels (the package from ``dist``), so that each job's
+    ``pip install`` runs offline."""
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(folder),
+         "--find-links", str(dist), "-r", str(TEMPLATE / "requirements.txt")],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder
+
+
+@dataclass
+class Run:
+    """One act run: its exit status, its log lines (act's JSON), the jobs' reports."""
+
+    status: int
+    lines: list[dict[str, Any]]
+    reports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def text(self) -> str:
+        return "\n".join(f"[{line.get('job')}] {line.get('msg', '')}" for line in self.lines)
+
+    def shard_jobs(self) -> dict[str, list[dict[str, Any]]]:
+        """Each shard job's lines, by its shard (``1/3``)."""
+        jobs: dict[str, list[dict[str, Any]]] = {}
+        for line in self.lines:
+            shard = (line.get("matrix") or {}).get("shard")
+            if shard:
+                jobs.setdefault(shard, []).append(line)
+        return jobs
+
+
+class GitOpsRepository:
+    """A repository made from the fleet template, with the shipped workflow, six shops."""
+
+    def __init__(self, folder: Path, binary: Path, wheelhouse: Path) -> None:
+        self.folder = folder / "repo"
+        self.scratch = folder
+        self.binary = binary
+        self.wheelhouse = wheelhouse
+        self.backend = f"file://{folder / 'state'}"
+        (folder / "state").mkdir()
+        self.simulators = {shop: Simulator().start() for shop in SHOPS}
+        self.shops = {shop: SimulatorControl(sim.url) for shop, sim in self.simulators.items()}
+        self.environment = engine_environment(binary, folder / "home", self.backend)
+        self._write_project()
+        for shop in SHOPS:
+            self._add_stack(shop)
+        self._commit()
+
+    def _write_project(self) -> None:
+        shutil.copytree(TEMPLATE, self.folder)
+        manifest = self.folder / "Pulumi.yaml"
+        text = manifest.read_text(encoding="utf-8").replace("${PROJECT}", "agency")
+        manifest.write_text(text.replace("${DESCRIPTION}", "an agency's shops"), "utf-8")
+        document = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        document["config"]["shoprenter:requestsPerSecond"] = "1000"
+        manifest.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        workflows = self.folder / ".github" / "workflows"
+        workflows.mkdir(parents=True)
+        shutil.copy(WORKFLOW, workflows / WORKFLOW.name)
+
+    def _add_stack(self, shop: str) -> None:
+        """``pulumi stack init`` and the shop's connection, its secret encrypted."""
+        control = self.shops[shop]
+        self.pulumi("stack", "init", shop)
+        for key, value in (
+            ("shoprenter:apiUrl", control.api_url),
+            ("shoprenter:tokenUrl", control.token_url),
+            ("shoprenter:clientId", DEFAULT_CLIENT_ID),
+        ):
+            self.pulumi("config", "set", "--stack", shop, "--plaintext", key, value)
+        self.pulumi(
+            "config", "set", "--stack", shop, "--secret",
+            "shoprenter:clientSecret", DEFAULT_CLIENT_SECRET,
+        )  # fmt: skip
+
+    def _commit(self) -> None:
+        git = ["git", "-c", "user.name=agency", "-c", "user.email=ci@agency.example"]
+        for command in (["init", "--quiet", "--initial-branch", "main"], ["add", "-A"]):
+            subprocess.run([*git, *command], cwd=self.folder, check=True)
+        subprocess.run([*git, "commit", "--quiet", "-m", "shops"], cwd=self.folder, check=True)
+
+    def pulumi(self, *args: str) -> None:
+        done = subprocess.run(
+            [str(self.binary), *args, "--non-interactive"],
+            cwd=self.folder, env=self.environment, capture_output=True, text=True, check=False,
+            timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, f"pulumi {' '.join(args)}: {done.stdout}{done.stderr}"
+
+    def act(self, event: str, shards: int, name: str) -> Run:
+        """Run the workflow for ``event`` with at most ``shards`` jobs."""
+        artifacts = self.scratch / f"artifacts-{name}"
+        stand_ins = [f"{action}={STAND_INS / folder}" for action, folder in ACTIONS.items()]
+        given = {
+            "STAND_IN_PYTHON_DIR": str(Path(sys.executable).parent),
+            "STAND_IN_PULUMI_DIR": str(self.binary.parent),
+            "STAND_IN_ARTIFACTS": str(artifacts),
+            "PULUMI_HOME": self.environment["PULUMI_HOME"],
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(self.wheelhouse),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+        command = [
+            act_binary(), event, "--json",
+            "-P", "ubuntu-latest=-self-hosted",
+            "--action-cache-path", str(self.scratch / "act-cache"),
+            "--concurrent-jobs", "3",
+            "--var", f"SHOPRENTER_SHARDS={shards}",
+            "--var", "SHOPRENTER_CONCURRENCY=2",
+            "-s", f"PULUMI_BACKEND_URL={self.backend}",
+            "-s", f"PULUMI_CONFIG_PASSPHRASE={PASSPHRASE}",
+            *[arg for stand_in in stand_ins for arg in ("--local-repository", stand_in)],
+            *[arg for key, value in given.items() for arg in ("--env", f"{key}={value}")],
+        ]  # fmt: skip
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PULUMI_", "SHOPRENTER_", "PIP_", "VIRTUAL_ENV"))
+        }
+        done = subprocess.run(
+            command, cwd=self.folder, env=environment, capture_output=True, text=True,
+            check=False, timeout=1200,
+        )  # fmt: skip
+        (self.scratch / f"act-{name}.log").write_text(done.stdout + done.stderr, "utf-8")
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        run = Run(done.returncode, lines)
+        for report in sorted(artifacts.glob("*/fleet.json")):
+            run.reports[report.parent.name] = json.loads(report.read_text(encoding="utf-8"))
+        if not lines:
+            raise AssertionError(f"act printed no log: {done.stderr[-3000:]}")
+        return run
+
+    def webhooks(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """What each shop holds: (label, event, enabled) per webhook."""
+        return {
+            shop: sorted(
+                (h["label"], h["event"], bool(int(h["status"]))) for h in control.webhooks()
+            )
+            for shop, control in self.shops.items()
+        }
+
+    def writes(self) -> dict[str, int]:
+        """Writes each shop's simulator has seen (POST, PUT, DELETE on its webhooks)."""
+        return {
+            shop: sum(1 for call in control.api_calls() if call["method"] != "GET")
+            for shop, control in self.shops.items()
+        }
+
+    def close(self) -> None:
+        for simulator in self.simulators.values():
+            simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Iterator[GitOpsRepository]:
+    repository = GitOpsRepository(tmp_path_factory.mktemp("gitops"), pulumi_binary(), wheelhouse)
+    try:
+        yield repository
+    finally:
+        repository.close()
+
+
+def shops_in(run: Run) -> dict[str, str]:
+    """Each shop the run's reports name, with the report (one per shard job) naming it."""
+    found: dict[str, str] = {}
+    for report, entries in run.reports.items():
+        for entry in entries:
+            assert entry["stack"] not in found, f"{entry['stack']} ran in two jobs"
+            found[entry["stack"]] = report
+    return found
+
+
+def overlapping(windows: dict[str, tuple[float, float]]) -> list[tuple[str, str]]:
+    """Pairs of jobs whose time windows overlap."""
+    names = sorted(windows)
+    return [
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if windows[a][0] < windows[b][1] and windows[b][0] < windows[a][1]
+    ]
+
+
+def job_windows(run: Run) -> dict[str, tuple[float, float]]:
+    """Each shard job's first and last log line, as seconds since the epoch."""
+    windows = {}
+    for shard, lines in run.shard_jobs().items():
+        times = [datetime.fromisoformat(line["time"]).timestamp() for line in lines]
+        windows[shard] = (min(times), max(times))
+    return windows
+
+
+def workspaces(run: Run) -> dict[str, str]:
+    """The workspace each shard job ran in (the setup-python stand-in prints it)."""
+    found = {}
+    for shard, lines in run.shard_jobs().items():
+        for line in lines:
+            message = str(line.get("msg", ""))
+            if "stand-in setup-python: workspace " in message:
+                found[shard] = message.split("workspace ", 1)[1].strip()
+    return found
+
+
+def test_the_workflow_applies_every_shop_in_shards_then_finds_no_drift(
+    repo: GitOpsRepository,
+) -> None:
+    # push, three shards: every shop gets exactly its declared webhook.
+    first = repo.act("push", shards=3, name="push-3")
+    assert first.status == 0, first.text()[-6000:]
+    held = repo.webhooks()
+    assert held == {shop: declared_on(shop) for shop in SHOPS}
+    ran = shops_in(first)
+    assert sorted(ran) == sorted(SHOPS)  # each shop in exactly one job
+    assert len(set(ran.values())) == 3
+    for shop, report in ran.items():  # the shard a shop ran in is the one its name gives
+        entry = next(e for e in first.reports[report] if e["stack"] == shop)
+        assert entry["state"] == "ok", entry
+    shards_of = {shard: shard for shard in first.shard_jobs()}
+    assert sorted(shards_of) == ["1/3", "2/3", "3/3"]
+    # The jobs ran side by side, each in a workspace of its own.
+    assert overlapping(job_windows(first)), job_windows(first)
+    places = workspaces(first)
+    assert len(places) == 3 and len(set(places.values())) == 3, places
+    # No job touched another shop: each shop's calls fall in the window of its own job.
+    windows = job_windows(first)
+    for shop, control in repo.shops.items():
+        own = windows[f"{shard_of(shop, 3)}/3"]
+        calls = [call["at"] for call in control.requests() if "/_sim/" not in call["path"]]
+        assert calls and own[0] - 1 <= min(calls) and max(calls) <= own[1] + 1, (shop, own)
+
+    # The nightly drift check: no drift, no write.
+    writes = repo.writes()
+    drift = repo.act("schedule", shards=3, name="schedule")
+    assert drift.status == 0, drift.text()[-6000:]
+    assert {e["state"] for entries in drift.reports.values() for e in entries} == {"ok"}
+    assert sorted(shops_in(drift)) == sorted(SHOPS)
+    assert repo.writes() == writes
+
+    # A second push, six shards of one shop each: nothing to write, the same shops.
+    again = repo.act("push", shards=6, name="push-6")
+    assert again.status == 0, again.text()[-6000:]
+    assert sorted(len(entries) for entries in again.reports.values()) == [1] * 6
+    assert repo.writes() == writes
+    assert repo.webhooks() == held
+
+
+def test_a_shop_that_refuses_the_credentials_fails_its_job_alone(repo: GitOpsRepository) -> None:
+    refusing = "shop-c"
+    repo.shops[refusing].settings(credentials={"clientId": "demo-client", "clientSecret": "new"})
+    try:
+        run = repo.act("push", shards=3, name="refused")
+    finally:
+        repo.shops[refusing].settings(
+            credentials={"clientId": DEFAULT_CLIENT_ID, "clientSecret": DEFAULT_CLIENT_SECRET}
+        )
+    assert run.status != 0
+    jobs = run.shard_jobs()
+    failed_jobs = {
+        shard
+        for shard, lines in jobs.items()
+        if any(line.get("stepResult") == "failure" for line in lines)
+    }  # act marks every job of a matrix failed at the end: the steps tell them apart
+    assert failed_jobs == {f"{shard_of(refusing, 3)}/3"}  # its job alone
+    states = {e["stack"]: e["state"] for entries in run.reports.values() for e in entries}
+    assert states == {shop: "failed" if shop == refusing else "ok" for shop in SHOPS}
+    said = [str(line.get("msg", "")) for line in jobs[f"{shard_of(refusing, 3)}/3"]]
+    assert any(refusing in text and "failed" in text for text in said)  # the log names it
