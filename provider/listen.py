@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
 from .delivery import TEST_HEADER, mask
-from .model import is_loopback_host
 from .receive import Delivery, DeliveryError, parse
+from .rules import is_loopback_host
 
 MAX_BODY_BYTES = 10_000_000
 

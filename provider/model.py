@@ -15,7 +15,9 @@ declared, created and read back compares equal and ``diff`` never reports a chan
 not there. A webhook delivers to a *set* of targets keyed by url: order carries no meaning, and
 the canonical value lists them by url. ``url``, ``format`` and ``fields`` are the one-target
 shorthand (and the shape of states written before several targets were supported): the same
-normalisation folds them into ``targets`` (:func:`fold_shorthand`).
+normalisation folds them into ``targets`` (:func:`~provider.bag.fold_shorthand`). The bag is
+written in one place, :mod:`provider.bag`, which needs no pydantic: a provider process that
+only finds nothing changed never loads it (see ``WebhookProvider.check``).
 
 :class:`DeclaredWebhook` adds the rules a *declaration* must follow (https targets, field names
 of the event's family) on top of that one normalisation; a webhook read from the shop is not
@@ -25,11 +27,9 @@ held to them, because someone may have made it by hand.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
-from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -43,9 +43,10 @@ from pydantic import (
     model_validator,
 )
 
+from .bag import PROPERTY_KEYS, TARGET_KEYS, fold_shorthand, property_bag
 from .ownership import OWNER_SETTING, mark, owner_problem, split
 from .payload import fields_problem
-from .rules import NO_RULES, Rules, host_of
+from .rules import NO_RULES, Rules, host_of, require_secure_url
 
 Event = Literal[
     "order_confirm",
@@ -56,95 +57,6 @@ Event = Literal[
     "abandoned_cart",
 ]
 EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
-
-
-def property_bag(
-    *,
-    event: Any,
-    label: Any,
-    targets: Any,
-    enabled: Any = True,
-    delay: Any = None,
-    adopt_id: Any = None,
-    owner: Any = None,
-) -> dict[str, Any]:
-    """The one place the property bag is written, from ``WebhookState``'s field names.
-
-    Values may be Pulumi inputs still to be resolved (``Webhook`` passes them through), so
-    nothing is validated here: ``check`` does that in the provider.
-    """
-    return {
-        "event": event,
-        "label": label,
-        "enabled": enabled,
-        "targets": [target_bag(target) for target in targets]
-        if isinstance(targets, (list, tuple))
-        else targets,
-        "delay": delay,
-        "adoptId": adopt_id,
-        "owner": owner,
-    }
-
-
-def target_bag(target: Any) -> Any:
-    """One target as the property bag holds it: ``fields`` a plain list (the SDK takes no
-    tuples); anything else (an input still to be resolved) as it is."""
-    if not isinstance(target, Mapping):
-        return target
-    fields = target.get("fields")
-    return {**target, "fields": list(fields) if isinstance(fields, (list, tuple)) else fields}
-
-
-def fold_shorthand(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``url``, ``format`` and ``fields`` as the one target they stand for.
-
-    The shorthand of a declaration, and the shape every state from before several targets
-    were supported has. Both ``targets`` and the shorthand at once is refused: which one was
-    meant cannot be told.
-    """
-    shorthand = {key: data[key] for key in TARGET_KEYS if data.get(key) is not None}
-    rest = {key: value for key, value in data.items() if key not in TARGET_KEYS}
-    if not shorthand:
-        return rest
-    if rest.get("targets") is not None:
-        raise ValueError(
-            f"set either targets or {', '.join(TARGET_KEYS)} (the one-target shorthand), "
-            f"not both (got {', '.join(shorthand)} beside targets)"
-        )
-    return {**rest, "targets": [shorthand]}
-
-
-# The keys of the property bag, in the order a person reads them, and of one target (which,
-# written on the webhook itself, are the one-target shorthand).
-PROPERTY_KEYS: tuple[str, ...] = tuple(property_bag(event=None, label=None, targets=None))
-TARGET_KEYS = ("url", "format", "fields")
-
-
-def is_loopback_host(host: str) -> bool:
-    """Tell whether ``host`` names this machine, the one place plain http is acceptable."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def require_secure_url(url: str, what: str) -> str:
-    """Refuse anything but an absolute https URL (or http to loopback), naming ``what``."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.hostname:
-        raise ValueError(f"{what} must be an absolute URL with a host, got {url!r}")
-    if parts.scheme == "https":
-        return url
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        return url
-    if parts.scheme == "http":
-        raise ValueError(
-            f"{what} must use https (plain http is accepted only for loopback addresses), "
-            f"got {url!r}"
-        )
-    raise ValueError(f"{what} must be an https URL, got scheme {parts.scheme!r}")
 
 
 class Delay(BaseModel):

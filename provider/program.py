@@ -17,9 +17,10 @@ from typing import Any, Optional, Protocol
 import pulumi
 import yaml
 
+from .bag import PROPERTY_KEYS, TARGET_KEYS
 from .errors import DeclarationError
 from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
-from .model import PROPERTY_KEYS, TARGET_KEYS, DeclaredWebhook, validate_declaration
+from .model import DeclaredWebhook, validate_declaration
 from .ownership import OWNER_SETTING, owner_problem
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
 from .webhook_provider import Webhook, stack_owner

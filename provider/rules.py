@@ -113,6 +113,33 @@ def matches_any(url: str, patterns: tuple[HostPattern, ...]) -> bool:
     return any(pattern.matches(host, port) for pattern in patterns)
 
 
+def is_loopback_host(host: str) -> bool:
+    """Tell whether ``host`` names this machine, the one place plain http is acceptable."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure_url(url: str, what: str) -> str:
+    """Refuse anything but an absolute https URL (or http to loopback), naming ``what``."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute URL with a host, got {url!r}")
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return url
+    if parts.scheme == "http":
+        raise ValueError(
+            f"{what} must use https (plain http is accepted only for loopback addresses), "
+            f"got {url!r}"
+        )
+    raise ValueError(f"{what} must be an https URL, got scheme {parts.scheme!r}")
+
+
 @dataclass(frozen=True)
 class Rules:
     """What a stack's config adds: allowed targets (none: any), extra field names, the other

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 from .errors import SettingsError
-from .model import require_secure_url
+from .rules import require_secure_url
 
 CONFIG_NAMESPACE = "shoprenter"
 DEFAULT_REQUESTS_PER_SECOND = 3.0

@@ -1,12 +1,16 @@
 """The Pulumi dynamic provider for Shoprenter webhooks, and the ``Webhook`` resource using it.
 
 Importing this module does nothing but define classes: the engine re-imports it in its
-provider process (see :mod:`provider.shop_provider`).
+provider process (see :mod:`provider.shop_provider`). It loads the models
+(:mod:`provider.model`, pydantic) only when a method needs them: an unchanged run's ``check``
+and ``diff`` do not, and pydantic's import is most of what a provider process costs beyond the
+SDK's own start-up (``make bench`` row 14).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import hashlib
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi.dynamic import (
@@ -19,19 +23,34 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from . import __version__
+from .bag import PROPERTY_KEYS, fold_shorthand, property_bag
 from .lifeline import warn
-from .model import (
-    PROPERTY_KEYS,
-    LiveWebhook,
-    WebhookState,
-    fold_shorthand,
-    property_bag,
-    validate_declaration,
-)
 from .ownership import OWNER_KEY, describe_owner, is_foreign
+from .rules import Rules
 from .shop_provider import ShopProvider, before_registration, contains_unknown, recorded_anew
 
+if TYPE_CHECKING:
+    from .model import WebhookState
+
 OUTPUT_KEYS = ("webhookId", "href")
+# The checked inputs carry a stamp of what judged them (see checked_stamp).
+CHECKED_KEY = "__checked"
+
+
+def checked_stamp(rules: Rules) -> str:
+    """What a declaration was judged by: this release and the stack's rules that a declaration
+    must meet (allowed targets, extra field names). Validation depends on nothing else, so
+    inputs accepted under a stamp are accepted again under the same one, unjudged."""
+    judged_by = [__version__, *sorted(map(str, rules.allowed_targets))]
+    judged_by += ["", *sorted(rules.extra_fields)]
+    return hashlib.sha256("\0".join(judged_by).encode()).hexdigest()[:16]
+
+
+def same_bag(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Whether two property bags hold the same values. Both canonical (checked inputs and
+    outputs are), that is the same webhook; bags that differ are compared as models."""
+    return all(olds.get(key) == news.get(key) for key in PROPERTY_KEYS)
 
 
 class WebhookProvider(ShopProvider):
@@ -39,23 +58,35 @@ class WebhookProvider(ShopProvider):
 
     # -- planning: no network call may happen here (preview runs these) -------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate the declaration, property by property, leaving computed values alone."""
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate the declaration, property by property, leaving computed values alone;
+        inputs this release accepted under the same rules before are accepted as they are."""
         # Everything but outputs and the SDK's own keys: a stray key is reported, not dropped.
         props = {
             key: value
             for key, value in news.items()
             if key not in OUTPUT_KEYS and not key.startswith("__")
         }
+        stamp = checked_stamp(self._rules)
+        judged = olds.get(CHECKED_KEY) == stamp and set(props) <= set(PROPERTY_KEYS)
+        if judged and same_bag(olds, props):  # by the same release and rules: valid again
+            return CheckResult({**props, CHECKED_KEY: stamp}, [])
+        from .model import validate_declaration  # noqa: PLC0415 (loaded when needed, see above)
+
         unknown = frozenset(key for key, value in props.items() if contains_unknown(value))
         declared, failures = validate_declaration(props, unknown, self._rules)
-        inputs = declared.to_props() if declared else _folded(props)
+        inputs = {**declared.to_props(), CHECKED_KEY: stamp} if declared else _folded(props)
         return CheckResult(inputs, [CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Report the properties that really differ; every change is an in-place update."""
+        re_recorded = recorded_anew(olds, news)
+        if same_bag(olds, news) and not re_recorded:
+            return DiffResult(changes=False, replaces=[], delete_before_replace=False)
         if any(contains_unknown(news.get(key)) for key in PROPERTY_KEYS):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+        from .model import WebhookState  # noqa: PLC0415 (loaded when needed, see above)
+
         old, new = WebhookState.from_props(olds), WebhookState.from_props(news)
         changed = old.changed_keys(new)
         if old.owner is None and new.owner:
@@ -63,7 +94,6 @@ class WebhookProvider(ShopProvider):
                 f"webhook {new.label!r} gains its owner marker [pulumi:{new.owner}]: one PUT of "
                 "its label, nothing else (a state from before owners were marked)"
             )
-        re_recorded = recorded_anew(olds, news)
         if re_recorded and not changed:
             warn(
                 f"webhook {new.label!r} is recorded anew under this package's name (a state "
@@ -75,6 +105,8 @@ class WebhookProvider(ShopProvider):
     # -- acting on the shop ---------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        from .model import WebhookState  # noqa: PLC0415 (loaded when needed, see above)
+
         state = WebhookState.from_props(props)
         self._verify_targets(None, state)
         live = self._ledger().create(state, self._rules.take_over_from)
@@ -112,6 +144,8 @@ class WebhookProvider(ShopProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Overwrite the webhook; when the shop already has it as declared (only the record
         changes, see :func:`~provider.shop_provider.recorded_anew`), make no call."""
+        from .model import LiveWebhook, WebhookState  # noqa: PLC0415 (see above)
+
         state, old = WebhookState.from_props(news), WebhookState.from_props(olds)
         if old.same_webhook(state):
             live = LiveWebhook(id=id_, href=str(olds.get("href") or ""), state=state)

@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from provider import WebhookProvider
+from provider.bag import PROPERTY_KEYS
 from provider.client import ShoprenterClient
 from provider.errors import DeclarationError
 from provider.ledger import WebhookLedger
-from provider.model import EVENTS, PROPERTY_KEYS, DeclaredWebhook, LiveWebhook, WebhookState
+from provider.model import EVENTS, DeclaredWebhook, LiveWebhook, WebhookState
 from provider.ownership import OWNER_PATTERN, mark, split
 from provider.payload import documented_fields
 from provider.program import ConfigSource, load_declarations, parse_declarations

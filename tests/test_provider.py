@@ -12,8 +12,9 @@ from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
-from provider import WebhookProvider
-from provider.model import PROPERTY_KEYS
+from provider import WebhookProvider, model, webhook_provider
+from provider.bag import PROPERTY_KEYS
+from provider.webhook_provider import CHECKED_KEY
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
 from tests.helpers import DECLARED, api_body, simulator_config
@@ -37,8 +38,60 @@ def test_check_normalises_and_makes_no_call(
 ) -> None:
     inputs = checked(provider, {**DECLARED, "webhookId": None, "href": None, "__provider": "x"})
     assert inputs["targets"][0]["fields"] == ["order_email", "order_innerId"]
-    assert set(inputs) == set(PROPERTY_KEYS)
+    assert set(inputs) == {*PROPERTY_KEYS, CHECKED_KEY}
     assert sim.requests() == []
+
+
+def test_inputs_judged_before_are_accepted_unjudged_under_the_same_release_and_rules(
+    provider: WebhookProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = checked(provider, DECLARED)
+
+    def judged_again(*_args: Any) -> None:
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(model, "validate_declaration", judged_again)
+    again = provider.check(first, {key: first[key] for key in PROPERTY_KEYS})
+    assert again.failures == [] and again.inputs == first
+    with pytest.raises(AssertionError, match="validated again"):  # another value: judged
+        provider.check(first, {**first, "label": "renamed"})
+    with pytest.raises(AssertionError, match="validated again"):  # a stray key: judged
+        provider.check(first, {**first, "colour": "red"})
+
+
+def test_the_same_inputs_are_judged_again_under_new_rules_or_a_new_release(
+    provider: WebhookProvider, sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = checked(provider, DECLARED)  # delivers to erp.example.com
+    strict = {**simulator_config(sim), "shoprenter-webhooks:allowedTargets": '["*.shop.example"]'}
+    provider.configure(ConfigureRequest(Config(strict, "shoprenter-webhooks")))
+    refused = provider.check(first, {key: first[key] for key in PROPERTY_KEYS})
+    assert [failure.property for failure in refused.failures] == ["targets"]
+    assert "not among the allowed targets" in refused.failures[0].reason
+    provider.configure(ConfigureRequest(Config(simulator_config(sim), "shoprenter-webhooks")))
+    monkeypatch.setattr(webhook_provider, "__version__", "9.9.9")
+    assert checked(provider, first)[CHECKED_KEY] != first[CHECKED_KEY]
+
+
+def test_an_unchanged_check_and_diff_load_no_models() -> None:
+    """What a provider process of an unchanged run does, short of the engine: no pydantic."""
+    code = (
+        "import sys\n"
+        "from provider.webhook_provider import WebhookProvider\n"
+        "from provider.inventory import InventoryProvider\n"
+        f"DECLARED = {DECLARED!r}\n"
+        "assert 'pydantic' not in sys.modules, 'imported with the providers'\n"
+        "import provider.model\n"
+        "inputs = WebhookProvider().check({}, DECLARED).inputs\n"
+        "del sys.modules['provider.model']; [sys.modules.pop(m) for m in list(sys.modules) "
+        "if m.startswith('pydantic')]\n"
+        "again = WebhookProvider().check(inputs, {k: v for k, v in inputs.items() "
+        "if not k.startswith('__')}).inputs\n"
+        "outputs = {**inputs, 'webhookId': '1', 'href': 'h'}\n"
+        "assert not WebhookProvider().diff('1', outputs, again).changes\n"
+        "assert 'provider.model' not in sys.modules, 'loaded by an unchanged check or diff'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_check_names_each_bad_property(provider: WebhookProvider) -> None:
@@ -73,7 +126,7 @@ def test_create_then_diff_and_read_report_no_change(
 
     read = provider.read(created.id, created.outs)
     assert read.id == created.id and read.outs == created.outs
-    assert read.inputs == inputs
+    assert read.inputs == {k: v for k, v in inputs.items() if k != CHECKED_KEY}  # judged anew
     assert provider.diff(created.id, read.outs or {}, inputs).changes is False
 
 
