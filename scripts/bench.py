@@ -39,8 +39,15 @@ with its floor and the ratio between them:
     on in the same run (best of 2, alternating): the seconds each changed target adds, and the
     test deliveries sent (goal: none on an unchanged ``up``).
 
-``make bench ROWS=2,11`` runs only those rows. No timed assertion anywhere: these are figures
-to read, not tests.
+14. the engine's floor: an unchanged ``pulumi up`` and ``pulumi preview`` of N = 0, 20, 200
+    and 2,000 webhooks against the same command on a stack of as many of the simplest dynamic
+    resources (:mod:`sandbox.floor`: no I/O, inputs of the same shape; N + 1 of them, as ours
+    has the inventory beside its N webhooks), alternating A B A B;
+    the best and the median ratio (goal at most 1.15), and each provider process's peak memory
+    during the unchanged ``up`` at the largest N.
+
+``make bench ROWS=2,11`` runs only those rows (``FLOOR_SIZES=0,200`` narrows row 14). No timed
+assertion anywhere: these are figures to read, not tests.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,7 +74,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 from provider import WebhookProvider
 from provider.client import PAGE_LIMIT
 from provider.settings import stack_config
-from sandbox import backends
+from sandbox import backends, floor
 from sandbox.gitops import ShopRepo
 from sandbox.local_engine import (
     ROOT,
@@ -621,6 +629,104 @@ def golive_rows(simulator: Simulator, binary: Path, scratch: Path, count: int = 
     return rows
 
 
+# -- row 14 ----------------------------------------------------------------------------------
+
+FLOOR_SIZES = (0, 20, 200, 2000)
+FLOOR_REPEATS = 3
+
+
+def floor_stack(workdir: Path, binary: Path) -> LocalStack:
+    """A stack of :mod:`sandbox.floor`: this project's manifest, a ``__main__.py`` that runs
+    the floor program, and the floor module beside it, importable by the provider process."""
+    with tempfile.TemporaryDirectory(prefix="floor-template-") as template:
+        source = Path(template)
+        shutil.copy(ROOT / "Pulumi.yaml", source)
+        (source / "__main__.py").write_text("from floor import main\n\nmain()\n", "utf-8")
+        stack = LocalStack(workdir, binary, "floor", project_dir=source)
+    shutil.copy(Path(floor.__file__), stack.project / "floor.py")
+    (stack.project / "provider").unlink()  # linked from the template folder: the floor needs none
+    stack.pulumi("stack", "init", "floor")
+    return stack
+
+
+def floor_rows(simulator: Simulator, binary: Path, scratch: Path) -> list[Row]:
+    """Row 14: each size's unchanged up and preview, ours (A) against the floor's (B)."""
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=None)
+    sizes = [int(n) for n in os.environ.get("FLOOR_SIZES", "").split(",") if n] or FLOOR_SIZES
+    rows = []
+    for count in sizes:
+        ours = LocalStack(scratch / f"row14-ours-{count}", binary, "bench")
+        ours.create(control.connection(requestsPerSecond="1000"))
+        ours.declare([webhook(n) for n in range(count)])
+        theirs = floor_stack(scratch / f"row14-floor-{count}", binary)
+        # As many resources: ours has the inventory beside its webhooks.
+        theirs.set_config(f"{theirs.namespace}:count", str(count + 1))
+        for stack in (ours, theirs):
+            up_at_once(stack)
+        for command in (("up", "--yes"), ("preview",)):
+            rows.append(floor_row(control, ours, theirs, command, count))
+        if count == max(sizes):
+            rows.append(peak_memory_row(ours, theirs, count))
+    return rows
+
+
+def up_at_once(stack: LocalStack) -> None:
+    """Create the stack's resources with one state write at the end, not one per resource
+    (which makes a create of 2,000 take many minutes on a file backend); only the measured
+    commands after it count."""
+    stack.environment["PULUMI_SKIP_CHECKPOINTS"] = "true"
+    try:
+        stack.up()
+    finally:
+        del stack.environment["PULUMI_SKIP_CHECKPOINTS"]
+
+
+def floor_row(
+    control: SimulatorControl,
+    ours: LocalStack,
+    theirs: LocalStack,
+    command: tuple[str, ...],
+    count: int,
+) -> Row:
+    """One command on both stacks, A B A B: the best ratio is the row's, the median noted."""
+    timings: dict[str, list[float]] = {"ours": [], "floor": []}
+    since = len(control.requests())
+    for _ in range(FLOOR_REPEATS):
+        for name, stack in (("ours", ours), ("floor", theirs)):
+            started = time.perf_counter()
+            stack.pulumi(*command)
+            timings[name].append(time.perf_counter() - started)
+    calls, refused, _tokens = api_calls(control, since)
+    ratios = [a / b for a, b in zip(timings["ours"], timings["floor"], strict=True)]
+    best, floor_best = min(timings["ours"]), min(timings["floor"])
+    note = (
+        f"best-of ratio {best / floor_best:.2f}, pair ratios best {min(ratios):.2f} median "
+        f"{statistics.median(ratios):.2f}; {(best - floor_best) / max(count, 1) * 1000:.1f} ms "
+        "per webhook over the floor; goal at most 1.15"
+    )
+    label = f"14. pulumi {command[0]}, no change, N={count} vs the floor"
+    return Row(label, best, floor_best, calls, refused, note)
+
+
+def peak_memory_row(ours: LocalStack, theirs: LocalStack, count: int) -> Row:
+    """The provider process's peak resident memory during an unchanged up, each stack."""
+    peaks = {}
+    for name, stack in (("ours", ours), ("floor", theirs)):
+        with PeakMemory() as memory:
+            stack.up()
+        peaks[name] = memory.peak_kib / 1024
+    note = f"provider process peak RSS {peaks['ours']:.1f} MiB, floor {peaks['floor']:.1f} MiB"
+    return Row(
+        f"14. peak memory, unchanged up, N={count}",
+        peaks["ours"],
+        peaks["floor"],
+        Counter(),
+        0,
+        note + " (the columns are MiB, not seconds)",
+    )
+
+
 def describe_machine(binary: Path) -> str:
     """Cores, processor, memory, Python and Pulumi versions: what the figures depend on."""
     cpu = next(
@@ -706,7 +812,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="make bench: figures against the call floor")
     parser.add_argument("--rows", help="only these rows, e.g. 2,11 (default: all)")
     chosen = parser.parse_args().rows
-    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 14))
+    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 15))
     print("Finding or building the Pulumi CLI...", flush=True)
     binary = pulumi_binary()
     rows: list[Row] = []
@@ -735,6 +841,7 @@ def main() -> None:
             ({11}, "each plugin set", lambda: plugin_rows(simulator, scratch)),
             ({12}, "refresh from the collection", lambda: drift_rows(simulator, binary, scratch)),
             ({13}, "the go-live check", lambda: golive_rows(simulator, binary, scratch)),
+            ({14}, "the engine's floor", lambda: floor_rows(simulator, binary, scratch)),
         ]
         for numbers, title, measure_rows in groups:
             if numbers & wanted:
