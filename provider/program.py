@@ -4,15 +4,22 @@ Declarations come from the stack config key ``webhooks`` (a list) or from a YAML
 named by the key ``webhooksFile``. The whole set is validated before any resource is
 declared, so a bad entry fails ``pulumi preview`` with every problem named, entry by entry,
 and nothing is sent to the shop.
+
+A set validated once is not validated again while it, the stack's rules and this package's
+code stay the same: the program keeps the resulting :class:`Registration` values in a memo
+(:mod:`provider.memo`) and loads the models (pydantic) only on a miss. Every ``up`` gains by
+it (its update phase runs the program on what its preview phase has just validated), and so
+does every unchanged preview after the first. A stack whose ``webhooks`` are a secret is never
+kept there.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import pulumi
 import yaml
@@ -20,10 +27,13 @@ import yaml
 from .bag import PROPERTY_KEYS, TARGET_KEYS
 from .errors import DeclarationError
 from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
-from .model import DeclaredWebhook, validate_declaration
+from .memo import Memo, key_of
 from .ownership import OWNER_SETTING, owner_problem
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
-from .webhook_provider import Webhook, stack_owner
+from .webhook_provider import Webhook, checked_stamp, stack_owner
+
+if TYPE_CHECKING:  # loaded when a declaration is validated, not when a memo has it
+    from .model import DeclaredWebhook
 
 # An entry: the resource name, the webhook's properties (a target's too, the one-target
 # shorthand), and the names it was known by. (The owner is the stack's: see load_owner.)
@@ -42,6 +52,31 @@ class Declaration:
     name: str
     webhook: DeclaredWebhook
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the program registers for one declaration, in plain values (a memo keeps them):
+    the resource name, the canonical property bag, the names it was known by, and the twin
+    digest the inventory recognises it by."""
+
+    name: str
+    props: dict[str, Any]
+    aliases: tuple[str, ...]
+    twin: str
+
+    @classmethod
+    def of(cls, declaration: Declaration) -> Registration:
+        webhook = declaration.webhook
+        return cls(declaration.name, webhook.to_props(), declaration.aliases, webhook.twin_key())
+
+    @classmethod
+    def recalled(cls, value: Any) -> Optional[list[Registration]]:
+        """Registrations from a memo's value, or ``None`` if it is not a list of them."""
+        try:
+            return [cls(**{**item, "aliases": tuple(item["aliases"])}) for item in value]
+        except (TypeError, KeyError):
+            return None
 
 
 def parse_declarations(
@@ -80,6 +115,8 @@ def _parse_entry(entry: Any, where: str, rules: Rules) -> tuple[Optional[Declara
     props = {key: value for key, value in entry.items() if key in ENTRY_KEYS and key != "name"}
     props.pop("aliases", None)
     props.setdefault("label", name)
+    from .model import validate_declaration  # noqa: PLC0415 (not loaded on a memo's hit)
+
     webhook, failures = validate_declaration(props, rules=rules)
     problems.extend(f"{where}: {key}: {reason}" for key, reason in failures)
     if problems or webhook is None:
@@ -134,6 +171,31 @@ def load_rules(config: ConfigSource) -> Rules:
 def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declaration]:
     """Read the declarations from stack config, or from the YAML file config names."""
     rules = load_rules(config)
+    entries, source = read_entries(config, project_dir)
+    return parse_declarations(entries, source=source, rules=rules)
+
+
+def load_registrations(
+    config: ConfigSource, project_dir: Path, memo: Optional[Memo] = None
+) -> list[Registration]:
+    """The declarations as registrations: from ``memo`` when it holds this very input, judged
+    by these rules and this code; else validated (and kept there when valid)."""
+    rules = load_rules(config)
+    entries, source = read_entries(config, project_dir)
+    key = key_of(checked_stamp(rules), source, entries)
+    recalled = Registration.recalled(memo.recall(key)) if memo else None
+    if recalled is not None:
+        return recalled
+    declarations = parse_declarations(entries, source=source, rules=rules)
+    registrations = [Registration.of(declaration) for declaration in declarations]
+    if memo:
+        memo.keep(key, [asdict(registration) for registration in registrations])
+    return registrations
+
+
+def read_entries(config: ConfigSource, project_dir: Path) -> tuple[Any, str]:
+    """The declared entries, as read from stack config or the YAML file it names, and their
+    source as messages name it."""
     inline = config.get_object("webhooks")
     file_name = config.get("webhooksFile")
     if inline is not None and file_name:
@@ -145,14 +207,14 @@ def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declarati
         except (OSError, yaml.YAMLError) as error:
             raise DeclarationError(f"webhooksFile {file_name}: cannot be read: {error}") from None
         entries = document.get("webhooks") if isinstance(document, dict) else document
-        return parse_declarations(entries, source=f"{file_name}: webhooks", rules=rules)
+        return entries, f"{file_name}: webhooks"
     if inline is None:
         # An empty program would delete every managed webhook: never do that by omission.
         raise DeclarationError(
             "no webhooks declared: set webhooks in the stack config (an empty list [] to "
             "manage none) or webhooksFile"
         )
-    return parse_declarations(inline, source="webhooks", rules=rules)
+    return inline, "webhooks"
 
 
 def load_owner() -> str:
@@ -166,16 +228,16 @@ def load_owner() -> str:
 
 
 def declare(
-    declarations: Iterable[Declaration], owner: str, url_is_secret: bool = False
+    registrations: Iterable[Registration], owner: str, url_is_secret: bool = False
 ) -> dict[str, Webhook]:
     """One ``Webhook`` per declaration, named by its entry so that its identity is stable."""
     resources = {}
-    for declaration in declarations:
-        props = declaration.webhook.to_props()
+    for registration in registrations:
+        props = registration.props
         targets = props["targets"]
-        aliases = [pulumi.Alias(name=alias) for alias in declaration.aliases]
-        resources[declaration.name] = Webhook(
-            declaration.name,
+        aliases = [pulumi.Alias(name=alias) for alias in registration.aliases]
+        resources[registration.name] = Webhook(
+            registration.name,
             event=props["event"],
             label=props["label"],
             enabled=props["enabled"],
@@ -228,7 +290,7 @@ def load_inventory_plan(config: ConfigSource) -> InventoryPlan:
 def declare_inventory(
     plan: InventoryPlan,
     owner: str,
-    declarations: list[Declaration],
+    registrations: list[Registration],
     resources: dict[str, Webhook],
 ) -> WebhookInventory:
     """The inventory, after every webhook: it learns their ids and what they will adopt."""
@@ -238,31 +300,31 @@ def declare_inventory(
         managed=pulumi.Output.all(*[hook.webhookId for hook in hooks]),
         owner=owner,
         mode=plan.mode,
-        adopting=adopting(declarations),
-        declared=[d.webhook.twin_key() for d in declarations],
+        adopting=adopting(registrations),
+        declared=[r.twin for r in registrations],
         prune_targets=list(plan.prune_targets),
         prune_limit=plan.prune_limit,
         opts=pulumi.ResourceOptions(depends_on=hooks),
     )
 
 
-def adopting(declarations: Iterable[Declaration]) -> list[str]:
+def adopting(registrations: Iterable[Registration]) -> list[str]:
     """The ids of existing webhooks the declarations take over by ``adoptId``."""
-    return [d.webhook.adopt_id for d in declarations if d.webhook.adopt_id]
+    return [r.props["adoptId"] for r in registrations if r.props["adoptId"]]
 
 
 # The output unmanaged of a stack that has not listed the shop yet (no create, no refresh).
 NOT_LISTED = "not listed yet: `pulumi refresh` lists the shop's webhooks"
 
 
-def report(inventory: WebhookInventory, declarations: list[Declaration], owner: str) -> None:
+def report(inventory: WebhookInventory, registrations: list[Registration], owner: str) -> None:
     """Warn about unmanaged webhooks, the ones this run marks as it takes them over, and
     each one ``up`` will delete; export the unmanaged ones.
 
     The record is the inventory's as of the last refresh; what this run's declarations take
     over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
     """
-    twins = [d.webhook.twin_key() for d in declarations]
+    twins = [r.twin for r in registrations]
     listed = inventory.unmanaged  # None: this stack has not listed the shop yet
     # A state from before `held` was kept has none: in a preview that reads as unknown, which
     # must not silence the report (None: no declaration known to be held).
@@ -271,7 +333,7 @@ def report(inventory: WebhookInventory, declarations: list[Declaration], owner: 
     )
     # (unmanaged, taken over by this run), by the declarations the stack holds already.
     parts = pulumi.Output.all(listed, held).apply(
-        lambda both: _partition(both[0] or [], adopting(declarations), twins, both[1])
+        lambda both: _partition(both[0] or [], adopting(registrations), twins, both[1])
     )
     unmanaged = parts.apply(lambda both: both[0])
     warn_listing = _warner(owner)
@@ -326,15 +388,24 @@ def _warner(owner: str) -> Callable[[str], Callable[[list[dict[str, Any]]], None
 def main(project_dir: Optional[Path] = None) -> None:
     """The program ``__main__.py`` runs: load, validate, declare, export ids and links."""
     config = pulumi.Config()
+    project_dir = project_dir or Path.cwd()
+    url_is_secret = pulumi.runtime.is_config_secret(f"{pulumi.get_project()}:webhooks")
+    memo = None if url_is_secret else declarations_memo(project_dir)
     try:
-        declarations = load_declarations(config, project_dir or Path.cwd())
+        registrations = load_registrations(config, project_dir, memo)
         plan = load_inventory_plan(config)
         owner = load_owner()
     except DeclarationError as error:
         raise pulumi.RunError(str(error)) from None  # reported as the message alone
-    key = f"{pulumi.get_project()}:webhooks"
-    resources = declare(declarations, owner, url_is_secret=pulumi.runtime.is_config_secret(key))
+    resources = declare(registrations, owner, url_is_secret=url_is_secret)
     pulumi.export("webhookIds", {name: hook.webhookId for name, hook in resources.items()})
     pulumi.export("hrefs", {name: hook.href for name, hook in resources.items()})
     if plan.mode != "ignore":
-        report(declare_inventory(plan, owner, declarations, resources), declarations, owner)
+        inventory = declare_inventory(plan, owner, registrations, resources)
+        report(inventory, registrations, owner)
+
+
+def declarations_memo(project_dir: Path) -> Memo:
+    """The memo slot of this project folder's stack (see the module's docstring)."""
+    folder = str(project_dir.resolve())
+    return Memo.slot("declarations", folder, pulumi.get_project(), pulumi.get_stack())

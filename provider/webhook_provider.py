@@ -26,6 +26,7 @@ from pulumi.dynamic import (
 from . import __version__
 from .bag import PROPERTY_KEYS, fold_shorthand, property_bag
 from .lifeline import warn
+from .memo import this_code
 from .ownership import OWNER_KEY, describe_owner, is_foreign
 from .rules import Rules
 from .shop_provider import ShopProvider, before_registration, contains_unknown, recorded_anew
@@ -39,10 +40,10 @@ CHECKED_KEY = "__checked"
 
 
 def checked_stamp(rules: Rules) -> str:
-    """What a declaration was judged by: this release and the stack's rules that a declaration
-    must meet (allowed targets, extra field names). Validation depends on nothing else, so
-    inputs accepted under a stamp are accepted again under the same one, unjudged."""
-    judged_by = [__version__, *sorted(map(str, rules.allowed_targets))]
+    """What a declaration was judged by: this release (its code) and the stack's rules that a
+    declaration must meet (allowed targets, extra field names). Validation depends on nothing
+    else, so inputs accepted under a stamp are accepted again under the same one, unjudged."""
+    judged_by = [__version__, this_code(), *sorted(map(str, rules.allowed_targets))]
     judged_by += ["", *sorted(rules.extra_fields)]
     return hashlib.sha256("\0".join(judged_by).encode()).hexdigest()[:16]
 

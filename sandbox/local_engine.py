@@ -139,6 +139,8 @@ class LocalStack:
         home = workdir / "pulumi-home"
         self.environment = {
             **engine_environment(binary, home, backend),
+            # The program's memo (provider.memo) of this stack, not the user's.
+            "XDG_CACHE_HOME": str(workdir / "cache"),
             **(extra_environment or {}),
         }
 

@@ -211,6 +211,8 @@ def test_the_state_holds_no_credential_in_plain_text(
     assert state_files, "the file backend wrote no state file to look into"
     assert all(DEFAULT_CLIENT_SECRET not in path.read_text() for path in state_files)
     assert json.loads(exported)["deployment"]["resources"]
+    [memo] = Path(stack.environment["XDG_CACHE_HOME"]).rglob("*.json")  # the program's
+    assert "erp.example.com" in memo.read_text() and DEFAULT_CLIENT_SECRET not in memo.read_text()
 
 
 def test_a_secret_delivery_url_stays_secret_in_state_and_preview(
@@ -223,6 +225,8 @@ def test_a_secret_delivery_url_stays_secret_in_state_and_preview(
     assert shop_state(sim)["ERP sync"]["webHookParameters"][0]["url"] == secret_url
     assert "very-secret-key" not in result.stdout + result.stderr
     assert "very-secret-key" not in stack.pulumi("stack", "export").stdout
+    memo = Path(stack.environment["XDG_CACHE_HOME"])
+    assert not list(memo.rglob("*.json")), "secret declarations kept in the program's memo"
 
 
 def test_a_secret_url_stays_secret_on_every_path(stack: LocalStack, sim: SimulatorControl) -> None:

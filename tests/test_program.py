@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from provider import model, webhook_provider
 from provider.errors import DeclarationError
+from provider.memo import Memo
 from provider.program import (
     ENTRY_KEYS,
+    Registration,
     load_declarations,
     load_inventory_plan,
+    load_registrations,
     parse_declarations,
 )
 
@@ -150,3 +158,109 @@ def test_the_inventory_plan_is_checked_before_anything_is_declared() -> None:
         load_inventory_plan(FakeConfig(unmanaged="prune", pruneTargets=["https://x/y"]))
     with pytest.raises(DeclarationError, match="pruneLimit must be a whole number"):
         load_inventory_plan(FakeConfig(unmanaged="report", pruneLimit="-1"))
+
+
+NEWSLETTER = {
+    "name": "newsletter",
+    "event": "newsletter_subscribe",
+    "targets": [{"url": "https://crm.example.com/nl", "fields": ["subscriber_email"]}],
+    "delay": {"amount": "2", "unit": "hour"},
+    "aliases": ["old-newsletter"],
+}
+
+
+def test_registrations_are_the_validated_declarations_in_plain_values(tmp_path: Path) -> None:
+    config = FakeConfig(webhooks=[ENTRY, NEWSLETTER])
+    registrations = load_registrations(config, tmp_path)
+    assert registrations == [Registration.of(d) for d in load_declarations(config, tmp_path)]
+    newsletter = registrations[1].props
+    assert newsletter["delay"] == {"amount": 2, "unit": "hour"} and newsletter["adoptId"] is None
+    assert registrations[1].aliases == ("old-newsletter",)
+
+
+def test_a_set_validated_once_is_recalled_unjudged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memo = Memo(tmp_path / "memo.json")
+    config = FakeConfig(webhooks=[ENTRY, NEWSLETTER])
+    first = load_registrations(config, tmp_path, memo)
+
+    def judged_again(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(model, "validate_declaration", judged_again)
+    assert load_registrations(config, tmp_path, memo) == first
+    changed = [  # any other input, rule or code is judged
+        FakeConfig(webhooks=[{**ENTRY, "label": "renamed"}, NEWSLETTER]),
+        FakeConfig(webhooks=[ENTRY, NEWSLETTER], extraFields=["order_custom"]),
+    ]
+    for other in changed:
+        with pytest.raises(AssertionError, match="validated again"):
+            load_registrations(other, tmp_path, memo)
+    monkeypatch.setattr(webhook_provider, "this_code", lambda: "edited")
+    with pytest.raises(AssertionError, match="validated again"):
+        load_registrations(config, tmp_path, memo)
+
+
+def test_a_bad_edit_is_refused_whatever_the_memo_holds(tmp_path: Path) -> None:
+    memo = Memo(tmp_path / "memo.json")
+    load_registrations(FakeConfig(webhooks=[ENTRY]), tmp_path, memo)
+    bad = FakeConfig(webhooks=[{**ENTRY, "url": "http://erp.example.com/sr"}])
+    with pytest.raises(DeclarationError, match=r"webhooks\[0\] \(erp\): url: .* https"):
+        load_registrations(bad, tmp_path, memo)
+    narrowed = FakeConfig(webhooks=[ENTRY], allowedTargets=["*.shop.example"])
+    with pytest.raises(DeclarationError, match="not among the allowed targets"):
+        load_registrations(narrowed, tmp_path, memo)
+    stored = json.loads(memo.path.read_text(encoding="utf-8"))
+    assert [r["name"] for r in stored["value"]] == ["erp"]  # a refused set is never kept
+
+
+def test_an_unreadable_memo_is_a_miss_and_is_replaced(tmp_path: Path) -> None:
+    memo = Memo(tmp_path / "memo.json")
+    config = FakeConfig(webhooks=[ENTRY])
+    expected = load_registrations(config, tmp_path)
+    for broken in ("{not json", "[]", '{"key": "other", "value": []}', "null"):
+        memo.path.write_text(broken, encoding="utf-8")
+        assert load_registrations(config, tmp_path, memo) == expected
+    key = json.loads(memo.path.read_text(encoding="utf-8"))["key"]
+    memo.path.write_text(json.dumps({"key": key, "value": [{"name": "x"}]}), encoding="utf-8")
+    assert load_registrations(config, tmp_path, memo) == expected  # not registrations: a miss
+
+
+def test_a_memo_that_cannot_be_written_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    memo = Memo(tmp_path / "a-file" / "memo.json")  # its folder cannot be made
+    assert load_registrations(FakeConfig(webhooks=[ENTRY]), tmp_path, memo)
+    assert memo.recall("anything") is None
+
+
+def test_a_recalled_set_loads_no_models(tmp_path: Path) -> None:
+    """A second program process with the same input: no pydantic, the same registrations."""
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from provider.memo import Memo\n"
+        "from provider.program import load_registrations\n"
+        "class Config:\n"
+        f"    def get_object(self, key): return {[ENTRY, NEWSLETTER]!r} if key == 'webhooks' "
+        "else None\n"
+        "    get = get_object\n"
+        "folder = Path(sys.argv[1])\n"
+        "config = Config()\n"
+        "done = load_registrations(config, folder, Memo.slot('declarations', str(folder)))\n"
+        "print(json.dumps({'pydantic': 'pydantic' in sys.modules, 'names': [r.name for r in "
+        "done], 'twins': [r.twin for r in done]}))\n"
+    )
+    environment = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def run() -> dict[str, Any]:
+        argv = [sys.executable, "-c", code, str(tmp_path)]
+        done = subprocess.run(argv, env=environment, capture_output=True, text=True, check=True)
+        return dict(json.loads(done.stdout))
+
+    first, second = run(), run()
+    assert first["pydantic"] and not second["pydantic"]
+    assert first["names"] == second["names"] == ["erp", "newsletter"]
+    assert first["twins"] == second["twins"]
+    [kept] = (tmp_path / "cache" / "shoprenter-webhooks" / "declarations").iterdir()
+    assert kept.stat().st_mode & 0o077 == 0  # the user's alone

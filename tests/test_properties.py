@@ -6,27 +6,36 @@
 * Any mapping that is not a valid declaration is refused by the program and by ``check``
   with a message naming the entry and the property, never with a traceback.
 * Any YAML document as ``webhooksFile`` gives declarations or a clear error, nothing else.
+* Any valid set recalled from the program's memo is the set that validation gives.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provider import WebhookProvider
+from provider import WebhookProvider, model
 from provider.bag import PROPERTY_KEYS
 from provider.client import ShoprenterClient
 from provider.errors import DeclarationError
 from provider.ledger import WebhookLedger
+from provider.memo import Memo
 from provider.model import EVENTS, DeclaredWebhook, LiveWebhook, WebhookState
 from provider.ownership import OWNER_PATTERN, mark, split
 from provider.payload import documented_fields
-from provider.program import ConfigSource, load_declarations, parse_declarations
+from provider.program import (
+    ConfigSource,
+    Registration,
+    load_declarations,
+    load_registrations,
+    parse_declarations,
+)
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import oauth_settings
 
@@ -221,3 +230,39 @@ def test_any_yaml_document_gives_declarations_or_a_clear_error(
 def test_any_label_round_trips_through_marking_and_stripping(label: str, owner: str) -> None:
     assert split(mark(label, owner)) == (label, owner)
     assert split(mark(mark(label, owner), owner)) == (mark(label, owner), owner)
+
+
+class InlineConfig:
+    """Stack config with these entries as ``webhooks`` and nothing else."""
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
+
+    def get(self, key: str) -> str | None:
+        return None
+
+    def get_object(self, key: str) -> Any:
+        return self.entries if key == "webhooks" else None
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bags=st.lists(declarations(), max_size=4))
+def test_any_valid_set_recalled_from_the_memo_is_what_validation_gives(
+    tmp_path: Path, bags: list[dict[str, Any]]
+) -> None:
+    entries = [
+        {"name": f"hook-{n}", **{k: v for k, v in bag.items() if k != "owner"}}
+        for n, bag in enumerate(bags)
+    ]
+    entries = [  # one event and url per set (the program refuses repeats)
+        entry
+        for n, entry in enumerate(entries)
+        if (entry["event"], entry["url"]) not in {(e["event"], e["url"]) for e in entries[:n]}
+    ]
+    config = InlineConfig(entries)
+    validated = [Registration.of(d) for d in load_declarations(config, tmp_path)]
+    memo = Memo(tmp_path / "memo.json")
+    memo.path.unlink(missing_ok=True)
+    assert load_registrations(config, tmp_path, memo) == validated  # a miss: kept
+    with patch.object(model, "validate_declaration", side_effect=AssertionError("judged")):
+        assert load_registrations(config, tmp_path, memo) == validated  # a hit
