@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .webhook_provider import Webhook, WebhookProvider
 
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 DISTRIBUTION = "shoprenter-webhooks"
 IMPORT_NAMES = ("shoprenter_webhooks", "provider")
 
