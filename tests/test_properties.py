@@ -193,7 +193,8 @@ def test_any_mapping_gives_declarations_or_a_clear_error(entry: dict[Any, Any]) 
 YAML_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
     ),
     max_leaves=20,
 )
@@ -222,8 +223,12 @@ def test_any_yaml_document_gives_declarations_or_a_clear_error(
         declarations = load_declarations(config, tmp_path)
     except DeclarationError as error:
         assert "hooks.yaml" in str(error) or str(error).startswith("invalid webhook")
+        with pytest.raises(DeclarationError):  # the program's path, through its memo, alike
+            load_registrations(config, tmp_path, Memo(tmp_path / "memo.json"))
     else:  # a document that passes holds only whole, valid entries
         assert all(d.name and d.webhook.event in EVENTS and d.webhook.urls for d in declarations)
+        registrations = load_registrations(config, tmp_path, Memo(tmp_path / "memo.json"))
+        assert registrations == [Registration.of(d) for d in declarations]
 
 
 @given(label=st.text(), owner=OWNERS)
