@@ -56,14 +56,15 @@ def scratch_project(
     target: Path, project_dir: Path = ROOT, virtualenv: Path = Path(sys.prefix)
 ) -> Path:
     """A throw-away copy of the project: ``Pulumi.yaml``, ``__main__.py``, links to
-    ``provider/`` and to a virtualenv (this interpreter's unless told) as ``.venv``, which
-    ``Pulumi.yaml``'s ``virtualenv`` option names and Pulumi's official plugins run."""
+    ``provider/`` (when the project has one) and to a virtualenv (this interpreter's unless
+    told) as ``.venv``, which ``Pulumi.yaml``'s ``virtualenv`` option names and Pulumi's
+    official plugins run."""
     target.mkdir(parents=True, exist_ok=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(project_dir / name, target / name)
     for name, source in (("provider", project_dir / "provider"), (".venv", virtualenv)):
         link = target / name
-        if not link.exists():
+        if source.exists() and not link.exists():
             link.symlink_to(source, target_is_directory=True)
     return target
 

@@ -646,7 +646,6 @@ def floor_stack(workdir: Path, binary: Path) -> LocalStack:
         (source / "__main__.py").write_text("from floor import main\n\nmain()\n", "utf-8")
         stack = LocalStack(workdir, binary, "floor", project_dir=source)
     shutil.copy(Path(floor.__file__), stack.project / "floor.py")
-    (stack.project / "provider").unlink()  # linked from the template folder: the floor needs none
     stack.pulumi("stack", "init", "floor")
     return stack
 

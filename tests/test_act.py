@@ -284,14 +284,13 @@ def test_the_workflow_applies_every_shop_in_shards_then_finds_no_drift(
     for shop, report in ran.items():  # the shard a shop ran in is the one its name gives
         entry = next(e for e in first.reports[report] if e["stack"] == shop)
         assert entry["state"] == "ok", entry
-    shards_of = {shard: shard for shard in first.shard_jobs()}
-    assert sorted(shards_of) == ["1/3", "2/3", "3/3"]
+    assert sorted(first.shard_jobs()) == ["1/3", "2/3", "3/3"]
     # The jobs ran side by side, each in a workspace of its own.
-    assert overlapping(job_windows(first)), job_windows(first)
+    windows = job_windows(first)
+    assert overlapping(windows), windows
     places = workspaces(first)
     assert len(places) == 3 and len(set(places.values())) == 3, places
     # No job touched another shop: each shop's calls fall in the window of its own job.
-    windows = job_windows(first)
     for shop, control in repo.shops.items():
         own = windows[f"{shard_of(shop, 3)}/3"]
         calls = [call["at"] for call in control.requests() if "/_sim/" not in call["path"]]
