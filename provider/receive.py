@@ -20,6 +20,12 @@ are parsed. Every key of the docs' field tables is typed, and ``None`` when a ta
 is ``""`` for text and ``None`` for numbers and dates. Keys the tables do not know are kept:
 ``model_dump(by_alias=True)`` gives them back as they came. XML cannot tell a list of one from
 one element; the models decide, so the JSON and the XML of one delivery parse equal.
+
+Bounds no real delivery reaches, so that whatever a stranger sends, a handler meets only
+:class:`DeliveryError` or values it can compute with: nesting is at most :data:`MAX_NESTING`
+levels (a delivery has ten), and a price, total or quantity is below :data:`MAX_MAGNITUDE` with
+at most :data:`MAX_PLACES` decimals (Shoprenter sends a few digits and four decimals), so that
+arithmetic and ``quantize`` never raise. The body's size is the web framework's to limit.
 """
 
 from __future__ import annotations
@@ -37,10 +43,21 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "MAX_MAGNITUDE",
+    "MAX_NESTING",
+    "MAX_PLACES",
     "Delivery",
     "DeliveryError",
     "Order",
@@ -55,6 +72,18 @@ __all__ = [
 # Payload keys written in snake_case already: their attribute is their own name.
 SNAKE_KEYS = frozenset({"cart_token", "email_hash", "subscribe_date"})
 
+#: Levels of objects and lists a payload may have. A delivery has ten (orders, order, the list,
+#: an order, orderProducts, orderProduct, the list, a product, volume, volumeUnit's list).
+MAX_NESTING = 32
+#: A number of a price, total or quantity field is below this, in magnitude.
+MAX_MAGNITUDE = Decimal(10) ** 15
+#: ... and has at most this many decimals (Shoprenter sends four; a float printed in full, 17).
+MAX_PLACES = 20
+# The longest integer a JSON payload may spell (a 64-bit id has 20 digits).
+MAX_INTEGER_DIGITS = 40
+# How much of a refused value an error message repeats.
+SHOWN_CHARACTERS = 40
+
 
 class DeliveryError(ValueError):
     """What was received is not a Shoprenter delivery; the message says why."""
@@ -66,6 +95,24 @@ def _alias(name: str) -> str:
 
 def _empty_is_none(value: Any) -> Any:
     return None if value in ("", None) else value
+
+
+def _plausible(value: Optional[Decimal]) -> Optional[Decimal]:
+    """A number a handler can add and quantise: within :data:`MAX_MAGNITUDE` and
+    :data:`MAX_PLACES` (``1e999999999`` would overflow the first sum)."""
+    if value is None:
+        return None
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # pydantic refuses NaN and the infinities first
+    # adjusted() is the power of ten of the leading digit: no arithmetic, so no overflow.
+    if value.adjusted() >= MAX_MAGNITUDE.adjusted() or -exponent > MAX_PLACES:
+        raise PydanticCustomError(
+            "number_out_of_range",
+            "a number out of range for this field (below {magnitude} with at most {places} "
+            "decimals)",
+            {"magnitude": "10^15", "places": MAX_PLACES},
+        )
+    return value
 
 
 def _text(value: Any) -> Any:
@@ -81,7 +128,7 @@ def _as_list(value: Any) -> Any:
 
 
 Text = Annotated[Optional[str], BeforeValidator(_text)]
-Money = Annotated[Optional[Decimal], BeforeValidator(_empty_is_none)]
+Money = Annotated[Optional[Decimal], BeforeValidator(_empty_is_none), AfterValidator(_plausible)]
 Day = Annotated[Optional[date], BeforeValidator(_empty_is_none)]
 Moment = Annotated[Optional[datetime], BeforeValidator(_empty_is_none)]
 
@@ -251,7 +298,8 @@ def parse(body: bytes, content_type: str) -> Delivery:
     """The delivery in a request's ``body``, sent with ``content_type``.
 
     :raises DeliveryError: the request holds no Shoprenter delivery (empty, another type,
-        malformed, no ``data`` field, another shape, XML with a DTD or entities).
+        malformed, no ``data`` field, another shape, XML with a DTD or entities, nesting
+        deeper than :data:`MAX_NESTING`, a number out of range).
     """
     return _delivery(_document(payload_of(body, content_type)))
 
@@ -290,7 +338,7 @@ def _form_field(body: bytes, content_type: str) -> bytes:
 
 def _document(data: bytes) -> Any:
     """The payload as plain data: JSON as it is, XML as nested mappings (a repeated element
-    as a list)."""
+    as a list), no deeper than :data:`MAX_NESTING`."""
     text = data.strip()
     if text.startswith(b"<"):
         try:
@@ -299,20 +347,55 @@ def _document(data: bytes) -> Any:
             raise DeliveryError("XML with a DTD or entities is refused") from None
         except ParseError as error:
             raise DeliveryError(f"the XML payload is malformed ({error})") from None
-        return {root.tag: _element(root)}
+        return {root.tag: _element(root, MAX_NESTING - 1)}
     try:
-        return json.loads(text)
+        document = json.loads(text, parse_int=_integer)
+    except RecursionError:  # the decoder's own guard, long before the stack is at risk
+        raise _too_deep() from None
+    except DeliveryError:  # an integer too long, refused by _integer
+        raise
     except (ValueError, UnicodeDecodeError) as error:
         raise DeliveryError(f"the payload is neither JSON nor XML ({error})") from None
+    _check_nesting(document, MAX_NESTING)
+    return document
 
 
-def _element(element: Element) -> Any:
+def _too_deep() -> DeliveryError:
+    return DeliveryError(
+        f"the payload nests deeper than a delivery ever does (more than {MAX_NESTING} levels)"
+    )
+
+
+def _integer(digits: str) -> int:
+    """A JSON integer, refused when longer than any delivery's (before ``int`` spends time on
+    it, or refuses it with advice meant for the receiver's programmer)."""
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise DeliveryError(
+            f"a number out of range for a delivery ({len(digits)} digits, "
+            f"at most {MAX_INTEGER_DIGITS})"
+        )
+    return int(digits)
+
+
+def _check_nesting(value: Any, levels: int) -> None:
+    """Refuse JSON data nested more than ``levels`` deep (the walk stops there)."""
+    if isinstance(value, (dict, list)):
+        if levels == 0:
+            raise _too_deep()
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_nesting(item, levels - 1)
+
+
+def _element(element: Element, levels: int) -> Any:
+    """An XML element as plain data, refused when nested more than ``levels`` deeper."""
     children = list(element)
     if not children:
         return element.text or ""
+    if levels == 0:
+        raise _too_deep()
     content: dict[str, Any] = {}
     for child in children:
-        value = _element(child)
+        value = _element(child, levels - 1)
         if child.tag in content:
             earlier = content[child.tag]
             content[child.tag] = (
@@ -353,8 +436,16 @@ def _typed(model: type[PayloadModel], record: dict[str, Any], where: str) -> Any
         problem = error.errors()[0]
         key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"])
         raise DeliveryError(
-            f"{where}{key}: {problem['msg']}, got {problem.get('input')!r}"
+            f"{where}{key}: {problem['msg']}, got {_shown(problem.get('input'))}"
         ) from None
+
+
+def _shown(value: Any) -> str:
+    """A refused value as an error message repeats it: cut short, its length said."""
+    shown = repr(value)
+    if len(shown) <= SHOWN_CHARACTERS:
+        return shown
+    return f"{shown[:SHOWN_CHARACTERS]}... ({len(shown)} characters)"
 
 
 def verify_token(url: str, accepted: Union[str, Iterable[str]], param: str = "key") -> bool:

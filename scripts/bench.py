@@ -48,6 +48,11 @@ with its floor and the ratio between them:
     a machine that ran the stack before runs it (the program's memo of validated declarations
     kept, :mod:`provider.memo`) and as a fresh CI runner does (the memo cleared before each run).
 
+15. a receiver under hostile bodies: :func:`provider.receive.parse` of about 1 MB of each kind
+    (a real delivery of many orders, JSON nested half a million deep, XML nested 140,000 deep,
+    a price of a million nines, a megabyte of orders priced ``1e999999999``), best of 3, as
+    seconds per megabyte against ``json.loads`` of as many bytes of the real delivery.
+
 ``make bench ROWS=2,11`` runs only those rows (``FLOOR_SIZES=0,200`` narrows row 14). No timed
 assertion anywhere: these are figures to read, not tests.
 """
@@ -56,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import shutil
 import statistics
@@ -75,6 +81,8 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
 from provider.client import PAGE_LIMIT
+from provider.delivery import payload, render
+from provider.receive import DeliveryError, parse
 from provider.settings import stack_config
 from sandbox import backends, floor
 from sandbox.gitops import ShopRepo
@@ -596,6 +604,55 @@ def import_seconds(runs: int = 7) -> tuple[float, float]:
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
+def hostile_rows() -> list[Row]:
+    """Row 15: what a hostile body costs ``parse``, per megabyte, beside ``json.loads``."""
+    order = payload("order_confirm", [], 1)["orders"]["order"][0]
+    real = render({"orders": {"order": [order] * 300}}, "json")
+    priced = '{"innerId": "1", "total": "1e999999999"}, '
+    bodies = {
+        "a real delivery, 300 orders": (real, "application/json"),
+        "JSON nested 500,000 deep": ("[" * 500_000 + "]" * 500_000, "application/json"),
+        "XML nested 140,000 deep": ("<a>" * 140_000 + "</a>" * 140_000, "text/xml"),
+        "a price of 1,000,000 nines": (
+            '{"orders": {"order": [{"total": "' + "9" * 1_000_000 + '"}]}}',
+            "application/json",
+        ),
+        "1 MB of orders priced 1e999999999": (
+            '{"orders": {"order": [' + priced * 24_000 + "{}]}}",
+            "application/json",
+        ),
+    }
+
+    def best_of_3(work: Callable[[], object]) -> float:
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            timings.append(time.perf_counter() - started)
+        return min(timings)
+
+    def parsed(body: bytes, content_type: str) -> Callable[[], object]:
+        def run() -> object:
+            try:
+                return parse(body, content_type)
+            except DeliveryError as refused:
+                return refused
+
+        return run
+
+    json_per_byte = best_of_3(lambda: json.loads(real)) / len(real)
+    rows = []
+    for name, (text, content_type) in bodies.items():
+        body = text.encode()
+        megabytes = len(body) / 1_000_000
+        seconds = best_of_3(parsed(body, content_type))
+        note = f"{megabytes:.2f} MB, {seconds / megabytes:.3f} s per MB"
+        rows.append(
+            Row(f"15. parse: {name}", seconds, json_per_byte * len(body), Counter(), 0, note)
+        )
+    return rows
+
+
 def golive_rows(simulator: Simulator, binary: Path, scratch: Path, count: int = 10) -> list[Row]:
     """Row 13: each step of a stack with ``verifyTargets`` off and on, side by side."""
     control = SimulatorControl(simulator.url)
@@ -821,7 +878,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="make bench: figures against the call floor")
     parser.add_argument("--rows", help="only these rows, e.g. 2,11 (default: all)")
     chosen = parser.parse_args().rows
-    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 15))
+    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 16))
     print("Finding or building the Pulumi CLI...", flush=True)
     binary = pulumi_binary()
     rows: list[Row] = []
@@ -851,6 +908,7 @@ def main() -> None:
             ({12}, "refresh from the collection", lambda: drift_rows(simulator, binary, scratch)),
             ({13}, "the go-live check", lambda: golive_rows(simulator, binary, scratch)),
             ({14}, "the engine's floor", lambda: floor_rows(simulator, binary, scratch)),
+            ({15}, "a receiver under hostile bodies", hostile_rows),
         ]
         for numbers, title, measure_rows in groups:
             if numbers & wanted:

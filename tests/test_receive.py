@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,13 +19,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from provider.delivery import Format, payload, render
 from provider.model import EVENTS
 from provider.payload import documented_fields
-from provider.receive import Delivery, DeliveryError, parse, verify_token
+from provider.receive import MAX_NESTING, Delivery, DeliveryError, parse, verify_token
 
 PAYLOADS = Path(__file__).parent / "payloads"
 BOUNDARY = "------------------------d74496d66958873e"
@@ -247,3 +248,151 @@ def test_any_payload_trigger_builds_parses_back_to_what_was_sent(
             assert equivalent(products, parsed["orderProducts"])
     other: Format = "xml" if format == "json" else "json"
     assert parse(*multipart(render(document, other))) == delivery  # XML and JSON parse equal
+
+
+# Hostile bodies: anyone who learns a target's URL can send anything. Whatever it is, parse
+# returns models a handler can compute with, or raises DeliveryError: no other exception.
+
+MONEY_KEYS = ["total", "totalGross", "shippingNetPrice", "couponGrossPrice", "loyaltyPoints"]
+HOSTILE_BYTES = 1_000_000  # "any size", up to what a web framework lets through by default
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def numerals() -> st.SearchStrategy[str]:
+    """Numeric text of every kind: plausible prices, huge and tiny exponents, endless digits,
+    the special values, and what a regex of numbers can spell."""
+    return st.one_of(
+        st.decimals(allow_nan=True, allow_infinity=True, places=4).map(str),
+        st.decimals(allow_nan=True, allow_infinity=True).map(str),
+        st.builds("{}e{}".format, st.integers(-(10**6), 10**6), st.integers(-(10**10), 10**10)),
+        st.builds(str.__mul__, st.sampled_from(["9", "1", "0"]), st.integers(1, 300_000)),
+        st.builds("0.{}1".format, st.integers(0, 300_000).map("0".__mul__)),
+        st.from_regex(r"-?[0-9]{0,30}(\.[0-9]{0,30})?([eE][-+]?[0-9]{1,12})?", fullmatch=True),
+        st.floats().map(repr),
+    )
+
+
+def nested(kind: str, levels: int) -> str:
+    """A value nested ``levels`` deep, in JSON or XML."""
+    if kind == "json":
+        return "[" * levels + "1" + "]" * levels
+    return "<a>" * levels + "1" + "</a>" * levels
+
+
+@st.composite
+def hostile(draw: st.DrawFn) -> tuple[bytes, str]:
+    """A body and its Content-Type: an order document carrying any numeral in a price field
+    and any nesting in any place, repeated up to :data:`HOSTILE_BYTES`, sent in any of the
+    four ways."""
+    kind = draw(st.sampled_from(["json", "xml"]))
+    numeral, money = draw(numerals()), draw(st.sampled_from(MONEY_KEYS))
+    levels = draw(st.one_of(st.integers(0, MAX_NESTING + 8), st.integers(0, 100_000)))
+    slot = draw(st.sampled_from(["loyaltyTier", "orderProducts", "orderHistory", "total"]))
+    copies = draw(st.integers(1, 300))
+    if kind == "json":
+        quoted = numeral if JSON_NUMBER.fullmatch(numeral) and draw(st.booleans()) else None
+        number = quoted or json.dumps(numeral)
+        order = f'{{"innerId": "1", "{money}": {number}, "{slot}": {nested(kind, levels)}}}'
+        text = '{"orders": {"order": [' + ", ".join([order] * within(copies, order)) + "]}}"
+    else:
+        order = f"<order><innerId>1</innerId><{money}>{numeral}</{money}>"
+        order += f"<{slot}>{nested(kind, levels)}</{slot}></order>"
+        text = "<orders>" + order * within(copies, order) + "</orders>"
+    way = draw(st.sampled_from(["multipart", "urlencoded", "raw"]))
+    if way == "multipart":
+        return multipart(text)
+    if way == "urlencoded":
+        return urlencode({"data": text}).encode(), "application/x-www-form-urlencoded"
+    return text.encode(), "application/json" if kind == "json" else "text/xml"
+
+
+def within(copies: int, record: str) -> int:
+    """As many copies of a record as fit in :data:`HOSTILE_BYTES` (at least one)."""
+    return max(1, min(copies, HOSTILE_BYTES // len(record)))
+
+
+def decimals_in(value: Any) -> Iterator[Decimal]:
+    if isinstance(value, Decimal):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from decimals_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from decimals_in(item)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile())
+def test_a_hostile_body_is_a_delivery_a_handler_can_use_or_a_delivery_error(
+    request: tuple[bytes, str],
+) -> None:
+    try:
+        delivery = parse(*request)
+    except DeliveryError:
+        return
+    for value in decimals_in(dumped(delivery)):
+        total = value + 1 - value * 2 + sum([value, value])  # what a handler does first
+        assert total.is_finite()
+        assert value.quantize(Decimal("0.01")).is_finite()
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "application/json"),
+        ('{"orders": {"order": [{"x": ' + nested("json", 100_000) + "}]}}", "application/json"),
+        (nested("xml", 50_000), "text/xml"),
+        ("<orders><order><x>" + nested("xml", 50_000) + "</x></order></orders>", "text/xml"),
+        ('{"orders": {"order": [{"x": ' + nested("json", MAX_NESTING) + "}]}}", "text/json"),
+    ],
+    ids=["json", "json-in-an-order", "xml", "xml-in-an-order", "json-just-past-the-bound"],
+)
+def test_nesting_deeper_than_a_delivery_is_refused(text: str, content_type: str) -> None:
+    for body, kind in ((text.encode(), content_type), multipart(text)):
+        with pytest.raises(DeliveryError, match="nests deeper than a delivery ever does"):
+            parse(body, kind)
+
+
+def test_nesting_up_to_the_bound_is_kept() -> None:
+    levels = MAX_NESTING - 4  # under the document, orders, the list and the order
+    body = '{"orders": {"order": [{"x": ' + nested("json", levels) + "}]}}"
+    [order] = parse(body.encode(), "application/json").orders or []
+    assert order.model_dump(by_alias=True)["x"] == json.loads(nested("json", levels))
+
+
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [
+        ('"1e999999999"', "'1e999999999'"),
+        ('"' + "9" * 200_000 + '"', "'" + "9" * 39 + "... (200002 characters)"),
+        ('"1000000000000000"', "'1000000000000000'"),
+        ('"0.000000000000000000001"', "'0.000000000000000000001'"),
+        ("1e400", "inf"),
+    ],
+    ids=["huge-exponent", "200000-nines", "a-quadrillion", "21-decimals", "json-infinity"],
+)
+def test_a_number_out_of_range_for_its_field_is_refused(price: str, shown: str) -> None:
+    product = '{"orderProduct": [{"price": ' + price + "}]}"
+    body = '{"orders": {"order": [{"orderProducts": ' + product + "}]}}"
+    with pytest.raises(DeliveryError) as refused:
+        parse(body.encode(), "application/json")
+    where = "orders.order[0].orderProducts[0].price: "
+    assert str(refused.value).startswith(where) and str(refused.value).endswith(f"got {shown}")
+
+
+def test_an_integer_longer_than_any_delivery_has_is_refused() -> None:
+    body = '{"orders": {"order": [{"innerId": ' + "7" * 200_000 + "}]}}"
+    with pytest.raises(
+        DeliveryError, match=r"a number out of range for a delivery \(200000 digits"
+    ):
+        parse(body.encode(), "application/json")
+
+
+def test_the_largest_plausible_numbers_are_kept_and_usable() -> None:
+    largest = "999999999999999.99999999999999999999"  # 15 digits, 20 decimals
+    body = f'{{"orders": {{"order": [{{"total": "{largest}", "taxPrice": 0.30000000000000004}}]}}}}'
+    [order] = parse(body.encode(), "application/json").orders or []
+    assert order.total == Decimal(largest)
+    assert order.total.quantize(Decimal("0.01")) == Decimal("1000000000000000.00")
+    assert order.tax_price == Decimal("0.30000000000000004")

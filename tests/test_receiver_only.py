@@ -82,3 +82,15 @@ def test_the_example_receiver_takes_a_delivery_and_refuses_the_rest(example: str
     assert send(f"{example}?key=stale", "order_confirm").answer == "HTTP 403 Forbidden"
     junk = requests.post(f"{example}?key=new-token", data=b"hello", timeout=10)
     assert junk.status_code == 400 and "not a Shoprenter delivery" in junk.text
+
+
+def test_the_example_receiver_answers_bombs_and_oversized_bodies_plainly(example: str) -> None:
+    """What anyone who learns the URL can send: a 400 for a bomb, a 413 past the body limit,
+    and the receiver still serves a delivery after them."""
+    target = f"{example}?key=new-token"
+    for bomb in ("[" * 100_000 + "]" * 100_000, '{"orders":{"order":[{"total":"1e999999999"}]}}'):
+        answer = requests.post(target, files={"data": (None, bomb)}, timeout=10)
+        assert answer.status_code == 400 and "not a Shoprenter delivery" in answer.text
+    oversized = requests.post(target, data=b" " * (2 * 1024 * 1024), timeout=10)
+    assert oversized.status_code == 413
+    assert send(target, "order_confirm").delivered
