@@ -32,7 +32,7 @@ declaration is an unmanaged duplicate (reported, pruned in scope), never hidden.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -82,10 +82,10 @@ def _entry(webhook_id: str, event: str, label: str, owner: Optional[str], urls: 
     }
 
 
-def unmanaged_in(listing: Listing, props: dict[str, Any]) -> list[Entry]:
+def unmanaged_in(listing: Listing, managed: Iterable[Any]) -> list[Entry]:
     """The listed webhooks that no resource of this stack manages (by the ``managed`` ids)."""
-    managed = set(props.get("managed") or [])
-    return [entry for entry in entries_of(listing) if entry["id"] not in managed]
+    ids = set(managed)
+    return [entry for entry in entries_of(listing) if entry["id"] not in ids]
 
 
 def in_scope(entry: Entry, patterns: tuple[HostPattern, ...]) -> bool:
@@ -174,18 +174,25 @@ class InventoryProvider(ShopProvider):
         """Record the shop as this run's creates listed it, with no call of its own; a run
         that listed nothing leaves ``unmanaged`` as ``None``: not listed yet."""
         listing = self._ledger().last_listing()
-        unmanaged = None if listing is None else unmanaged_in(listing, props)
+        unmanaged = None if listing is None else unmanaged_in(listing, props.get("managed") or [])
         record = {"unmanaged": unmanaged, "prunable": [], "pruned": [], "held": held_by(props)}
         return dynamic.CreateResult(INVENTORY_ID, {**props, **record})
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        """Refresh: list the shop once and record every webhook this stack does not manage."""
+        """Refresh: list the shop once and record every webhook this stack does not manage.
+
+        What the stack manages is judged as the webhooks' own reads judge it, from the same
+        listing: a webhook another owner has marked since is released by its read, so it is
+        recorded here as that owner's, and the next plan sees a declaration that would take it
+        back (its preview refuses, before anything is written).
+        """
         listing = self._ledger().listing()  # the listing the webhooks' reads share
+        ours = still_ours(listing, props.get("owner"))
         record = {
-            "unmanaged": unmanaged_in(listing, props),
+            "unmanaged": unmanaged_in(listing, ours & set(props.get("managed") or [])),
             "prunable": [],
             "fresh": True,
-            "held": still_held(held_by(props), listing, props.get("owner")),
+            "held": still_held(held_by(props), ours),
         }
         inputs = {**{key: props.get(key) for key in PLAN_KEYS}, **record}
         return dynamic.ReadResult(id_, {**props, **record}, inputs=inputs)
@@ -248,12 +255,19 @@ def held_by(plan: dict[str, Any]) -> Optional[Held]:
     return {twin: id_ for twin, id_ in pairs if isinstance(twin, str) and isinstance(id_, str)}
 
 
-def still_held(held: Optional[Held], listing: Listing, mine: Optional[str]) -> Optional[Held]:
-    """What a refresh leaves held: the webhooks still on the shop and not another owner's
-    (the webhooks' own reads drop the rest, and their declarations will create)."""
+def still_ours(listing: Listing, mine: Optional[str]) -> set[str]:
+    """The ids of the listed webhooks that a read leaves this stack's: all but those another
+    owner marks (the webhooks' own reads release those)."""
+    owners = [(live.id, live.state.owner) for live in listing.webhooks]
+    owners += [(hook.id, hook.owner) for hook in listing.unmanageable]
+    return {id_ for id_, owner in owners if not is_foreign(owner, mine)}
+
+
+def still_held(held: Optional[Held], ours: set[str]) -> Optional[Held]:
+    """What a refresh leaves held: the webhooks still on the shop and still ``ours`` (the
+    webhooks' own reads drop the rest, and their declarations will create)."""
     if held is None:
         return None
-    ours = {live.id for live in listing.webhooks if not is_foreign(live.state.owner, mine)}
     return {twin: id_ for twin, id_ in held.items() if id_ in ours}
 
 

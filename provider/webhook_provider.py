@@ -91,9 +91,11 @@ class WebhookProvider(ShopProvider):
         old, new = WebhookState.from_props(olds), WebhookState.from_props(news)
         changed = old.changed_keys(new)
         if old.owner is None and new.owner:
+            alone = ", nothing else" if changed == ["owner"] else ""
             warn(
                 f"webhook {new.label!r} gains its owner marker [pulumi:{new.owner}]: one PUT of "
-                "its label, nothing else (a state from before owners were marked)"
+                f"its label{alone} (the marker was lost on the shop, or the state is from "
+                "before owners were marked)"
             )
         if re_recorded and not changed:
             warn(
@@ -117,9 +119,10 @@ class WebhookProvider(ShopProvider):
         """Refresh from the shop: drop the resource if gone, or if its marker now names
         another owner (released: never deleted by this stack), else report what is live.
 
-        A label that lost this stack's marker (renamed in the admin) is still this stack's
-        webhook: the drift is reported as a changed ``label``, which ``up`` puts back, marker
-        and all, with one PUT; letting it go would make the next ``up`` create a second one.
+        A label that lost this stack's marker (renamed in the admin, or only the bracket
+        deleted) is still this stack's webhook: it is reported as it is, without an owner (and
+        with its new text), which differs from the declaration, so ``up`` puts the marker back
+        with one PUT; letting it go would make the next ``up`` create a second one.
         """
         live = self._ledger().read(id_)
         if live is None:
@@ -135,9 +138,8 @@ class WebhookProvider(ShopProvider):
             warn(
                 f"webhook {id_} ({live.state.label!r}) lost its owner marker [pulumi:{mine}] "
                 "(its label was edited on the shop): it stays this stack's, and `pulumi up` "
-                "puts the declared label back"
+                "puts the declared label and the marker back"
             )
-            live = live.model_copy(update={"state": live.state.model_copy(update={"owner": mine})})
         outputs = live.to_outputs(props.get("adoptId"))
         inputs = {key: outputs[key] for key in PROPERTY_KEYS}
         return ReadResult(live.id, outputs, inputs=inputs)

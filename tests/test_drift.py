@@ -60,7 +60,7 @@ def test_a_label_renamed_in_the_admin_is_drift_put_back_with_one_put(
     read = provider.read(hook_id, outs)
     assert read.id == hook_id, "a webhook that lost its marker must stay in the state"
     assert read.outs is not None
-    assert (read.outs["label"], read.outs["owner"]) == ("Status feed (renamed)", MINE)
+    assert (read.outs["label"], read.outs["owner"]) == ("Status feed (renamed)", None)
     expected = ["enabled", "label"] if disabled else ["label"]
     diff = provider.diff(hook_id, read.outs, provider.check({}, OURS).inputs)
     assert diff.changes is True and diff.replaces == []
@@ -75,6 +75,27 @@ def test_a_label_renamed_in_the_admin_is_drift_put_back_with_one_put(
         f"ERP sync [pulumi:{MINE}]",
         "1",
     )
+
+
+def test_a_marker_erased_back_to_the_declared_text_is_put_back_with_one_put(
+    sim: SimulatorControl,
+) -> None:
+    """Someone deletes only the bracket: the label is the declared text, the marker is gone.
+    The refresh reports the webhook unowned, so it differs from the declaration."""
+    provider = configured(WebhookProvider(), sim)
+    hook_id, outs = created(provider, OURS)
+    sim.edit_webhook(hook_id, label=OURS["label"])
+
+    read = provider.read(hook_id, outs)
+    assert read.id == hook_id and read.outs is not None and read.inputs is not None
+    assert (read.outs["label"], read.outs["owner"]) == (OURS["label"], None)
+    declared = provider.check(read.inputs, OURS).inputs
+    assert provider.diff(hook_id, read.outs, declared).changes is True
+    calls = CallsSince(sim)
+    updated = provider.update(hook_id, read.outs, declared)
+    assert calls.writes() == {"PUT": 1}
+    assert [hook["label"] for hook in sim.webhooks()] == [f"ERP sync [pulumi:{MINE}]"]
+    assert provider.diff(hook_id, updated.outs, declared).changes is False
 
 
 def test_this_owners_marker_on_other_text_is_drift(sim: SimulatorControl) -> None:

@@ -179,6 +179,57 @@ def test_a_label_edited_by_hand_keeps_its_owner_and_is_put_back(
     assert labels(sim) == [f"ours [pulumi:{PROJECT}/test]"]
 
 
+STATUS_A = {"name": "status-a", "event": "order_status_change", "url": "https://a.ours.example/s"}
+STATUS_B = {"name": "status-b", "event": "order_confirm", "url": "https://b.ours.example/o"}
+STATUS_C = {"name": "status-c", "event": "abandoned_cart", "url": "https://c.ours.example/c"}
+
+
+@pytest.mark.parametrize("beside", ["disabled", "deleted"])
+@pytest.mark.parametrize("how", ["up --refresh", "refresh, then up"])
+def test_a_re_mark_beside_other_drift_is_refused_at_the_preview_with_nothing_written(
+    stack: LocalStack, sim: SimulatorControl, beside: str, how: str
+) -> None:
+    """Another owner re-marks A while B is disabled (or C deleted) in the admin: the refreshed
+    preview refuses A, so B's PUT (or C's POST) never goes out."""
+    up_with(stack, [STATUS_A, STATUS_B, STATUS_C])
+    ids = stack.outputs()["webhookIds"]
+    sim.edit_webhook(ids["status-a"], label="status-a [pulumi:other-team/prod]")
+    if beside == "disabled":
+        sim.edit_webhook(ids["status-b"], status="0")
+    else:
+        sim.delete_webhook(ids["status-c"])
+    shop = sim.webhooks()
+    preview = stack.pulumi("preview", "--refresh", check=False)
+    assert preview.returncode != 0
+    assert "managed by another stack, other-team/prod" in preview.stdout + preview.stderr
+    calls = CallsSince(sim)
+    if how == "refresh, then up":
+        stack.pulumi("refresh", "--yes")
+    with pytest.raises(PulumiError) as refused:
+        stack.up(*(["--refresh"] if how == "up --refresh" else []))
+    assert "managed by another stack, other-team/prod" in refused.value.output
+    assert calls.writes() == {} and sim.webhooks() == shop
+
+
+def test_a_marker_erased_back_to_the_declared_label_is_put_back(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    """Someone deletes only the bracket: the label is exactly the declared one."""
+    up_with(stack, [STATUS_A])
+    sim.edit_webhook(stack.outputs()["webhookIds"]["status-a"], label="status-a")
+    preview = stack.pulumi("preview", "--refresh", "--diff")
+    assert summary(preview.stdout)["to update"] == 1
+    said = preview.stdout + preview.stderr
+    assert "lost its owner marker" in said and "gains its owner marker" in said
+    calls = CallsSince(sim)
+    stack.up("--refresh")
+    assert calls.writes() == {"PUT": 1}
+    assert labels(sim) == [f"status-a [pulumi:{PROJECT}/test]"]
+    calls = CallsSince(sim)
+    stack.up("--refresh")
+    assert calls.writes() == {}
+
+
 def strip_owners(stack: LocalStack, sim: SimulatorControl) -> None:
     """Make the stack as an earlier version left it: no owner in its state, none on the shop."""
     exported = json.loads(stack.pulumi("stack", "export").stdout)

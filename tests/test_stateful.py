@@ -5,14 +5,17 @@ A Hypothesis state machine drives the providers against the simulator over HTTP,
 order the engine calls them (a refresh reads every resource, then the inventory; an ``up``
 checks, then creates or diffs and updates, the inventory last), each command in a provider
 configured anew. Between commands it does what people and other tools do in the admin:
-rename (the marker may go with the old text), disable, delete, edit a target, add an
-unmarked twin of ours, add an unrelated webhook in or out of the prune scope, and re-mark one
-as another owner's.
+rename (the marker may go with the old text), erase only the marker (the declared text left),
+disable, delete, edit a target, add an unmarked twin of ours, add an unrelated webhook in or
+out of the prune scope, and re-mark one as another owner's, alone or while someone edits
+another webhook before the same run.
 
-After every ``up``: each declaration is on the shop exactly once with this owner's marker and
-as declared (or the ``up`` refused it, naming the other owner whose twin holds it); no webhook
-another owner marks was changed or deleted; nothing unmarked outside the prune scope was
-deleted; an unchanged second ``up`` makes no call at all.
+After every ``up`` that knew the shop as it is (refreshed, with no edit since): each
+declaration is on the shop exactly once with this owner's marker and as declared (or the
+``up`` refused it, naming the other owner whose twin holds it), and a refusal wrote nothing
+in that run. After every ``up``: no webhook another owner marks was changed or deleted;
+nothing unmarked outside the prune scope was deleted; a webhook the stack held is still its
+own unless another owner marks it; an unchanged second ``up`` makes no call at all.
 
 Profiles: ``ci`` (the default, for ``make test``) and ``long`` (by hand:
 ``HYPOTHESIS_PROFILE=long pytest tests/test_stateful.py``).
@@ -56,9 +59,11 @@ DECLARED: dict[str, dict[str, Any]] = {
         ("crm", "newsletter_subscribe"),
     )
 }
+# What a person does to one webhook in the admin (a path: its target edited so).
+EDITS = ["disable", "delete", "erase-marker", "re-mark", "/typo", "/v2"]
 LABELS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
 
-for profile, (examples, steps) in {"ci": (12, 14), "long": (300, 40)}.items():
+for profile, (examples, steps) in {"ci": (25, 16), "long": (300, 40)}.items():
     settings.register_profile(
         profile,
         max_examples=examples,
@@ -168,40 +173,60 @@ class PeopleAndStacks(RuleBasedStateMachine):
         self.sim.reset(rateLimit=None)
         self.stack = Stack(self.sim)
         assert self.stack.up() == {}
+        self.edited_since_refresh = False
 
     # -- what people do in the admin --------------------------------------------------------
 
     def _hooks(self) -> list[dict[str, Any]]:
         return sorted(self.sim.webhooks(), key=lambda hook: hook["id"])
 
+    def _edit(self, hook: dict[str, Any], **changes: Any) -> None:
+        self.sim.edit_webhook(hook["id"], **changes)
+        self.edited_since_refresh = True
+
+    def _drift(self, hook: dict[str, Any], kind: str) -> None:
+        """One person's edit of one webhook."""
+        text = split(hook["label"])[0]
+        if kind == "disable":
+            self._edit(hook, status="0")
+        elif kind == "delete":
+            self.sim.delete_webhook(hook["id"])
+            self.edited_since_refresh = True
+        elif kind == "erase-marker":  # only the bracket deleted: the declared text is left
+            self._edit(hook, label=text)
+        elif kind == "re-mark":
+            self._edit(hook, label=mark(text, OTHER))
+        else:
+            parameters = [{**p, "url": p["url"] + kind} for p in hook["webHookParameters"]]
+            self._edit(hook, webHookParameters=parameters)
+
     @precondition(lambda self: bool(self.sim.webhooks()))
     @rule(data=st.data(), text=LABELS, keep_marker=st.booleans())
     def rename(self, data: st.DataObject, text: str, keep_marker: bool) -> None:
         hook = data.draw(st.sampled_from(self._hooks()))
-        owner = split(hook["label"])[1] if keep_marker else None
-        self.sim.edit_webhook(hook["id"], label=mark(text, owner))
+        self._edit(hook, label=mark(text, split(hook["label"])[1] if keep_marker else None))
 
     @precondition(lambda self: bool(self.sim.webhooks()))
-    @rule(data=st.data())
-    def disable(self, data: st.DataObject) -> None:
-        self.sim.edit_webhook(data.draw(st.sampled_from(self._hooks()))["id"], status="0")
+    @rule(data=st.data(), kind=st.sampled_from(EDITS))
+    def edit(self, data: st.DataObject, kind: str) -> None:
+        self._drift(data.draw(st.sampled_from(self._hooks())), kind)
 
-    @precondition(lambda self: bool(self.sim.webhooks()))
-    @rule(data=st.data())
-    def delete(self, data: st.DataObject) -> None:
-        self.sim.delete_webhook(data.draw(st.sampled_from(self._hooks()))["id"])
-
-    @precondition(lambda self: bool(self.sim.webhooks()))
-    @rule(data=st.data(), path=st.sampled_from(["/typo", "/v2", "/other"]))
-    def edit_target(self, data: st.DataObject, path: str) -> None:
-        hook = data.draw(st.sampled_from(self._hooks()))
-        parameters = [{**p, "url": p["url"] + path} for p in hook["webHookParameters"]]
-        self.sim.edit_webhook(hook["id"], webHookParameters=parameters)
+    @precondition(lambda self: len(self.sim.webhooks()) > 1)
+    @rule(data=st.data(), kind=st.sampled_from(EDITS))
+    def re_mark_beside_other_drift(self, data: st.DataObject, kind: str) -> None:
+        """Another owner takes one webhook while someone edits another, before one run."""
+        pair = st.lists(
+            st.sampled_from(self._hooks()), min_size=2, max_size=2, unique_by=lambda h: h["id"]
+        )
+        taken, edited = data.draw(pair)
+        self._drift(taken, "re-mark")
+        self._drift(edited, kind)
 
     @rule(name=st.sampled_from(sorted(DECLARED)))
     def add_twin_of_ours(self, name: str) -> None:
         twin = WebhookState.model_validate({**DECLARED[name], "owner": None})
         self.sim.add_webhook(twin.to_api_body())
+        self.edited_since_refresh = True
 
     @rule(host=st.sampled_from(["x.ours.example", "elsewhere.example"]), n=st.integers(0, 9))
     def add_unrelated(self, host: str, n: int) -> None:
@@ -212,34 +237,33 @@ class PeopleAndStacks(RuleBasedStateMachine):
             "webHookParameters": [{"type": "json", "url": f"https://{host}/{n}"}],
         }
         self.sim.add_webhook(body)
-
-    @precondition(lambda self: bool(self.sim.webhooks()))
-    @rule(data=st.data())
-    def re_mark_as_another_owners(self, data: st.DataObject) -> None:
-        hook = data.draw(st.sampled_from(self._hooks()))
-        self.sim.edit_webhook(hook["id"], label=mark(split(hook["label"])[0], OTHER))
+        self.edited_since_refresh = True
 
     # -- what the stack does ----------------------------------------------------------------
 
     @rule()
     def refresh(self) -> None:
         self.stack.refresh()
+        self.edited_since_refresh = False
 
     @rule(refresh_first=st.booleans())
     def up(self, refresh_first: bool) -> None:
         before = {hook["id"]: hook for hook in self.sim.webhooks()}
         held = {resource["id"] for resource in self.stack.resources.values()}
         if refresh_first:
-            self.stack.refresh()
+            self.refresh()
+        refreshed = not self.edited_since_refresh  # the plan knows the shop as it is
         errors = self.stack.up()
         after = {hook["id"]: hook for hook in self.sim.webhooks()}
         if "shop-webhooks" in errors:  # the preview refused: nothing may have changed
             assert OTHER in errors["shop-webhooks"], errors
             assert after == before, "a refused preview wrote to the shop"
             return
+        if errors and refreshed:  # a refusal the refreshed preview missed
+            assert after == before, f"refused after writing: {errors}"
         self._others_untouched(before, after)
         self._none_of_ours_let_go(held, after)
-        if refresh_first:
+        if refreshed:
             self._each_declaration_once(after, errors)
         if not errors:
             start = len(self.sim.requests())
