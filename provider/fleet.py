@@ -232,7 +232,7 @@ class Fleet:
                 lambda: run_operation(select(run.stack, workspace), run, self.refresh), run
             )
         except auto.CommandError as error:
-            run.state, run.message = "failed", last_error_line(str(error))
+            run.state, run.message = "failed", error_message(str(error))
         except Exception as error:  # a shop's failure must not stop the others
             run.state, run.message = "failed", str(error) or f"failed ({type(error).__name__})"
         run.seconds = time.monotonic() - run.started
@@ -245,18 +245,31 @@ class Fleet:
                 return
             except auto.ConcurrentUpdateError as error:
                 if wait is None or run.operation == "recover":
-                    run.state, run.message = "locked", last_error_line(str(error))
+                    run.state, run.message = "locked", error_message(str(error))
                     return
                 run.message = f"locked by another run; tried again after {wait:.0f} s"
                 run.steps.append(run.message)
                 time.sleep(wait)
 
 
-def last_error_line(text: str) -> str:
-    """The line of a CLI failure that says what went wrong."""
+# The engine's closing line after a program's own error, and how much of an error a run keeps.
+GENERIC_ERROR = "error: an unhandled error occurred"
+MESSAGE_LENGTH = 300
+
+
+def error_message(text: str) -> str:
+    """What a CLI failure says went wrong: its first error that is more than the engine's
+    generic closing line, with the problems listed under it (a bad declaration's entries)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    return (errors or lines or ["failed"])[-1][:300]
+    blocks: list[list[str]] = []
+    for line in lines:
+        if line.startswith("error:"):
+            blocks.append([line])
+        elif blocks and line.startswith("- "):
+            blocks[-1].append(line)
+    specific = [block for block in blocks if not block[0].startswith(GENERIC_ERROR)]
+    chosen = (specific or blocks or [[(lines or ["failed"])[-1]]])[0 if specific else -1]
+    return " ".join(chosen)[:MESSAGE_LENGTH]
 
 
 def table(runs: list[ShopRun], title: str) -> Table:

@@ -1,9 +1,11 @@
 """The default Pulumi program: webhook declarations in, ``Webhook`` resources out.
 
-Declarations come from the stack config key ``webhooks`` (a list) or from a YAML file
-named by the key ``webhooksFile``. The whole set is validated before any resource is
-declared, so a bad entry fails ``pulumi preview`` with every problem named, entry by entry,
-and nothing is sent to the shop.
+Declarations come in layers (:mod:`provider.layers`): a YAML file named by the key
+``webhooksFile`` (shared by every shop of a fleet), a shop's own file (``shopWebhooksFile``),
+and the stack config keys ``webhooks``, ``overrides`` and ``omit``. The merged set is
+validated as a whole before any resource is declared, so a bad entry fails ``pulumi preview``
+with every problem named, entry by entry, where it was written, and nothing is sent to the
+shop.
 
 A set validated once is not validated again while it, the stack's rules and this package's
 code stay the same: the program keeps the resulting :class:`Registration` values in a memo
@@ -27,6 +29,7 @@ import yaml
 from .bag import PROPERTY_KEYS, TARGET_KEYS
 from .errors import DeclarationError
 from .inventory import DEFAULT_PRUNE_LIMIT, MODES, WebhookInventory, describe, not_taken_over
+from .layers import SECTIONS, Layer, Merged, merge
 from .memo import Memo, key_of
 from .ownership import OWNER_SETTING, owner_problem
 from .rules import ALLOWED_TARGETS_KEY, NO_RULES, Rules, parse_patterns, string_list
@@ -79,26 +82,30 @@ class Registration:
             return None
 
 
-def parse_declarations(
-    entries: Any, source: str = "webhooks", rules: Rules = NO_RULES
-) -> list[Declaration]:
-    """Validate a list of entries as a whole; raise one error naming every bad entry."""
+def parse_declarations(entries: Any, rules: Rules = NO_RULES) -> list[Declaration]:
+    """Validate one list of entries (the stack config's ``webhooks``) as a whole; raise one
+    error naming every bad entry."""
     if not isinstance(entries, list):
-        raise DeclarationError(f"{source} must be a list of webhook entries")
-    problems: list[str] = []
-    declarations: list[Declaration] = []
-    for index, entry in enumerate(entries):
-        where = f"{source}[{index}]"
+        raise DeclarationError("webhooks must be a list of webhook entries")
+    return parse_merged(merge([Layer("", webhooks=entries)]), rules)
+
+
+def parse_merged(merged: Merged, rules: Rules = NO_RULES) -> list[Declaration]:
+    """Validate merged entries as a whole; raise one error naming every problem of the
+    layering and every bad entry, where it was written."""
+    problems = list(merged.problems)
+    declarations: list[tuple[str, Declaration]] = []
+    for where, entry in merged.located:
         declaration, entry_problems = _parse_entry(entry, where, rules)
         problems.extend(entry_problems)
         if declaration:
-            declarations.append(declaration)
-    problems.extend(_duplicates(declarations, source))
+            declarations.append((where, declaration))
+    problems.extend(_repeated_targets(declarations))
     if problems:
         raise DeclarationError(
             "invalid webhook declarations:\n" + "\n".join(f"  - {p}" for p in problems)
         )
-    return declarations
+    return [declaration for _where, declaration in declarations]
 
 
 def _parse_entry(entry: Any, where: str, rules: Rules) -> tuple[Optional[Declaration], list[str]]:
@@ -107,7 +114,6 @@ def _parse_entry(entry: Any, where: str, rules: Rules) -> tuple[Optional[Declara
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         return None, [f"{where}: name: is required (a unique name for the resource)"]
-    where = f"{where} ({name})"
     problems = [f"{where}: {key}: {_unknown_key(key)}" for key in entry if key not in ENTRY_KEYS]
     aliases = entry.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
@@ -130,25 +136,20 @@ def _unknown_key(key: Any) -> str:
     return f"unknown key{hint}; the keys are {', '.join(ENTRY_KEYS)}"
 
 
-def _duplicates(declarations: Iterable[Declaration], source: str) -> list[str]:
+def _repeated_targets(declarations: Iterable[tuple[str, Declaration]]) -> list[str]:
+    """A problem for each declaration that delivers an event to a target another already
+    delivers it to (the shop would send it twice)."""
     problems = []
-    names: dict[str, int] = {}
     targets: dict[tuple[str, str], str] = {}
-    for declaration in declarations:
-        names[declaration.name] = names.get(declaration.name, 0) + 1
+    for where, declaration in declarations:
         for url in declaration.webhook.urls:
             target = (declaration.webhook.event, url)
             if target in targets:
                 problems.append(
-                    f"{source} ({declaration.name}): event and url repeat {targets[target]!r}: "
-                    "the shop would deliver the same event twice to the same target"
+                    f"{where}: event and url repeat {targets[target]!r}: the shop would "
+                    "deliver the same event twice to the same target"
                 )
             targets.setdefault(target, declaration.name)
-    problems.extend(
-        f"{source}: name {name!r} is used {count} times; names must be unique"
-        for name, count in names.items()
-        if count > 1
-    )
     return problems
 
 
@@ -169,10 +170,8 @@ def load_rules(config: ConfigSource) -> Rules:
 
 
 def load_declarations(config: ConfigSource, project_dir: Path) -> list[Declaration]:
-    """Read the declarations from stack config, or from the YAML file config names."""
-    rules = load_rules(config)
-    entries, source = read_entries(config, project_dir)
-    return parse_declarations(entries, source=source, rules=rules)
+    """The declarations of the stack's layers, merged and validated."""
+    return parse_merged(read_entries(config, project_dir), load_rules(config))
 
 
 def load_registrations(
@@ -181,40 +180,43 @@ def load_registrations(
     """The declarations as registrations: from ``memo`` when it holds this very input, judged
     by these rules and this code; else validated (and kept there when valid)."""
     rules = load_rules(config)
-    entries, source = read_entries(config, project_dir)
-    key = key_of(checked_stamp(rules), source, entries)
+    merged = read_entries(config, project_dir)
+    key = key_of(checked_stamp(rules), merged.located, merged.problems)
     recalled = Registration.recalled(memo.recall(key)) if memo else None
     if recalled is not None:
         return recalled
-    declarations = parse_declarations(entries, source=source, rules=rules)
+    declarations = parse_merged(merged, rules)
     registrations = [Registration.of(declaration) for declaration in declarations]
     if memo:
         memo.keep(key, [asdict(registration) for registration in registrations])
     return registrations
 
 
-def read_entries(config: ConfigSource, project_dir: Path) -> tuple[Any, str]:
-    """The declared entries, as read from stack config or the YAML file it names, and their
-    source as messages name it."""
-    inline = config.get_object("webhooks")
-    file_name = config.get("webhooksFile")
-    if inline is not None and file_name:
-        raise DeclarationError("set either webhooks or webhooksFile in the stack config, not both")
-    if file_name:
-        path = project_dir / file_name
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
-            raise DeclarationError(f"webhooksFile {file_name}: cannot be read: {error}") from None
-        entries = document.get("webhooks") if isinstance(document, dict) else document
-        return entries, f"{file_name}: webhooks"
-    if inline is None:
+def read_entries(config: ConfigSource, project_dir: Path) -> Merged:
+    """The entries the stack's layers declare together, each with where it was written."""
+    layers = [
+        _file_layer(project_dir, file_name)
+        for file_name in (config.get("webhooksFile"), config.get("shopWebhooksFile"))
+        if file_name
+    ]
+    inline = {section: config.get_object(section) for section in SECTIONS}
+    if any(value is not None for value in inline.values()):
+        layers.append(Layer.of_sections("", **inline))
+    if not layers:
         # An empty program would delete every managed webhook: never do that by omission.
         raise DeclarationError(
-            "no webhooks declared: set webhooks in the stack config (an empty list [] to "
-            "manage none) or webhooksFile"
+            "no webhooks declared: set webhooksFile, or webhooks in the stack config (an "
+            "empty list [] to manage none)"
         )
-    return inline, "webhooks"
+    return merge(layers)
+
+
+def _file_layer(project_dir: Path, file_name: str) -> Layer:
+    try:
+        document = yaml.safe_load((project_dir / file_name).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise DeclarationError(f"{file_name}: cannot be read: {error}") from None
+    return Layer.of_document(document, file_name)
 
 
 def load_owner() -> str:
@@ -389,7 +391,10 @@ def main(project_dir: Optional[Path] = None) -> None:
     """The program ``__main__.py`` runs: load, validate, declare, export ids and links."""
     config = pulumi.Config()
     project_dir = project_dir or Path.cwd()
-    url_is_secret = pulumi.runtime.is_config_secret(f"{pulumi.get_project()}:webhooks")
+    url_is_secret = any(  # a secret url may be written in the stack's own entries or overrides
+        pulumi.runtime.is_config_secret(f"{pulumi.get_project()}:{key}")
+        for key in ("webhooks", "overrides")
+    )
     memo = None if url_is_secret else declarations_memo(project_dir)
     try:
         registrations = load_registrations(config, project_dir, memo)

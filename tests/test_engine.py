@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
@@ -227,6 +228,27 @@ def test_a_secret_delivery_url_stays_secret_in_state_and_preview(
     assert "very-secret-key" not in stack.pulumi("stack", "export").stdout
     memo = Path(stack.environment["XDG_CACHE_HOME"])
     assert not list(memo.rglob("*.json")), "secret declarations kept in the program's memo"
+
+
+def test_a_secret_url_of_a_shops_override_stays_secret(
+    stack: LocalStack, sim: SimulatorControl
+) -> None:
+    """The shared file declares the webhook; the shop's stack overrides its url with a
+    secret: written to the shop, never shown, never kept in the state or the memo."""
+    secret_url = "https://erp.example.com/hooks/sr?key=very-secret-key"
+    (stack.project / "webhooks.yaml").write_text(
+        yaml.safe_dump({"webhooks": [{**ERP, "url": "https://placeholder.example.com"}]}),
+        encoding="utf-8",
+    )
+    stack.declare(None)
+    stack.set_config("shoprenter-webhooks:webhooksFile", "webhooks.yaml")
+    key = f"overrides.{ERP['name']}.url"
+    stack.pulumi("config", "set", "--secret", "--path", key, secret_url)
+    said = [stack.pulumi("preview", "--diff").stdout, stack.up().stdout]
+    assert shop_state(sim)["ERP sync"]["webHookParameters"][0]["url"] == secret_url
+    assert all("very-secret-key" not in text for text in said)
+    assert "very-secret-key" not in stack.pulumi("stack", "export").stdout
+    assert not list(Path(stack.environment["XDG_CACHE_HOME"]).rglob("*.json"))
 
 
 def test_a_secret_url_stays_secret_on_every_path(stack: LocalStack, sim: SimulatorControl) -> None:

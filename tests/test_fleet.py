@@ -178,3 +178,66 @@ def test_a_shop_served_by_two_projects_keeps_each_projects_webhooks(
         assert marketing.fleet("drift", "--all")[0] == 0
     finally:
         marketing.close()
+
+
+def test_shops_layer_their_own_declarations_over_the_shared_ones(
+    tmp_path: Path, pulumi_path: Path
+) -> None:
+    """An agency's fleet: every shop gets webhooks.yaml; shop-b adds one in its own file and
+    sends erp elsewhere; shop-c leaves crm out in its stack file. A later edit of the shared
+    file reaches every shop; a clash fails only its shop's preview, naming both places."""
+    repo = ShopRepo(tmp_path, pulumi_path, list(SHOPS), SHARED)
+    try:
+        repo.reset_shops(rateLimit=None)
+        (repo.root / "shops").mkdir()
+        layer = {"webhooks": [EXTRA], "overrides": {"erp": {"url": "https://erp-b.example.com/sr"}}}
+        (repo.root / "shops" / "shop-b.yaml").write_text(yaml.safe_dump(layer), encoding="utf-8")
+        add_stack_config(
+            repo, "shop-b", {"shoprenter-webhooks:shopWebhooksFile": "shops/shop-b.yaml"}
+        )
+        add_stack_config(repo, "shop-c", {"shoprenter-webhooks:omit": ["crm"]})
+
+        code, runs, output = repo.fleet("preview", "--all")
+        assert code == 0, output
+        creates = {stack: run["changes"]["create"] for stack, run in by_stack(runs).items()}
+        assert creates == {"shop-a": 4, "shop-b": 5, "shop-c": 3}  # webhooks, inventory, stack
+        assert repo.fleet("up", "--all")[0] == 0
+        assert targets(repo, "shop-a") == {"crm": "crm.example.com", "erp": "erp.example.com"}
+        assert targets(repo, "shop-b") == {
+            "crm": "crm.example.com",
+            "erp": "erp-b.example.com",
+            "reviews": "reviews.example.com",
+        }
+        assert targets(repo, "shop-c") == {"erp": "erp.example.com"}
+
+        status = {"name": "status", "event": "order_status_change", "url": "https://s.example.com"}
+        repo.write_webhooks("webhooks.yaml", [*SHARED, status])
+        code, runs, output = repo.fleet("up", "--all")
+        assert code == 0, output
+        assert all("status" in labels(shop) for shop in repo.shops.values())
+
+        clash = {"shoprenter-webhooks:webhooks": [{**SHARED[0], "label": "mine"}]}
+        add_stack_config(repo, "shop-a", clash)
+        code, runs, output = repo.fleet("preview", "--all")
+        states = {stack: run["state"] for stack, run in by_stack(runs).items()}
+        assert code == 1 and states == {"shop-a": "failed", "shop-b": "ok", "shop-c": "ok"}
+        assert (
+            "webhooks[0] (erp): the name is declared already by webhooks.yaml: webhooks[0] (erp)"
+        ) in by_stack(runs)["shop-a"]["message"]
+    finally:
+        repo.close()
+
+
+def add_stack_config(repo: ShopRepo, stack: str, config: dict[str, Any]) -> None:
+    """Keys added to a shop's stack file, beside its connection."""
+    path = repo.root / f"Pulumi.{stack}.yaml"
+    current = yaml.safe_load(path.read_text(encoding="utf-8"))["config"]
+    repo.set_stack_config(stack, {**current, **config})
+
+
+def targets(repo: ShopRepo, shop: str) -> dict[str, str]:
+    """Each webhook's label (marker aside) and its target's host, on one shop."""
+    return {
+        hook["label"].split(" [pulumi:")[0]: hook["webHookParameters"][0]["url"].split("/")[2]
+        for hook in repo.shops[shop].webhooks()
+    }

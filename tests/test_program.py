@@ -76,9 +76,11 @@ def test_an_entry_without_url_or_targets_names_url() -> None:
 
 
 def test_duplicate_names_and_targets_are_refused() -> None:
-    message = problems_of([ENTRY, {**ENTRY, "label": "other"}])
-    assert "name 'erp' is used 2 times" in message
-    assert "event and url repeat 'erp'" in message
+    message = problems_of(
+        [ENTRY, {**ENTRY, "label": "other"}, {**ENTRY, "name": "erp-2", "label": "two"}]
+    )
+    assert "webhooks[1] (erp): the name is used already by webhooks[0] (erp)" in message
+    assert "webhooks[2] (erp-2): event and url repeat 'erp'" in message
 
 
 def test_the_declarations_must_be_a_list() -> None:
@@ -118,11 +120,9 @@ def test_a_bad_file_entry_is_named_with_the_file(tmp_path: Path) -> None:
         load_declarations(FakeConfig(webhooksFile="hooks.yaml"), tmp_path)
 
 
-def test_a_missing_file_and_two_sources_are_refused(tmp_path: Path) -> None:
+def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DeclarationError, match="cannot be read"):
         load_declarations(FakeConfig(webhooksFile="missing.yaml"), tmp_path)
-    with pytest.raises(DeclarationError, match="not both"):
-        load_declarations(FakeConfig(webhooks=[ENTRY], webhooksFile="x.yaml"), tmp_path)
 
 
 def test_forgetting_the_declarations_is_an_error_but_an_empty_list_is_not(
