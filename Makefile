@@ -43,10 +43,11 @@ act: setup tools  ## only the tests that run the GitHub workflow with act
 	scripts/pulumi-cli >/dev/null
 	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -m act
 
-lint: setup  ## ruff (lint and format) and mypy
+lint: setup  ## ruff (lint and format), mypy, and the import contracts between the rooms
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 check: lint test  ## what CI runs
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .webhook_provider import Webhook, WebhookProvider
 
-__version__ = "1.3.0"
-DISTRIBUTION = "shoprenter-webhooks"
+from .version import DISTRIBUTION, __version__
+
 IMPORT_NAMES = ("shoprenter_webhooks", "provider")
 
 

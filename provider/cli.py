@@ -1,12 +1,15 @@
 """``shoprenter-webhooks`` (or ``python -m`` and the package): commands beside the program.
 
-``export`` writes the shop's webhooks as declarations (see :mod:`provider.export`). It reaches
-the shop with the same settings as the provider: the ``SHOPRENTER_*`` variables, or with
-``--stack NAME`` that stack's ``shoprenter:*`` config, read through the ``pulumi`` CLI.
-``fleet`` runs one operation over many shops' stacks (see :mod:`provider.fleet`).
-``trigger`` sends test deliveries (:mod:`provider.trigger`): to each declared target of a
-stack's webhooks (read through the ``pulumi`` CLI, secrets included; no call to the shop), or
-to one URL. ``listen`` prints what arrives on this machine (:mod:`provider.listen`).
+``export`` writes the shop's webhooks as declarations (see :mod:`provider.shoprenter.export`). It
+reaches the shop with the same settings as the provider: the ``SHOPRENTER_*`` variables, or with
+``--stack NAME`` that stack's ``shoprenter:*`` config, read through the ``pulumi`` CLI. ``fleet``
+runs one operation over many shops' stacks (see :mod:`provider.fleet`). ``trigger`` sends test
+deliveries (:mod:`provider.deliveries.trigger`): to each declared target of a stack's webhooks (read
+through the ``pulumi`` CLI, secrets included; no call to the shop), or to one URL. ``listen`` prints
+what arrives on this machine (:mod:`provider.deliveries.listen`).
+
+Each command's modules load when it runs, not before: ``listen``, ``trigger --url`` and
+``export`` never load the Pulumi SDK, and ``--help`` loads none of them.
 """
 
 from __future__ import annotations
@@ -19,22 +22,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
-from rich.console import Console
-from rich.table import Table
 
-from .client import ShoprenterClient
-from .errors import SettingsError, ShoprenterError
-from .export import FORMATS, export
-from .listen import Listener
-from .model import EVENTS, Target, validate_declaration
-from .ownership import OWNER_KEY
-from .program import Declaration, load_declarations, load_rules
-from .rules import Rules
-from .settings import ConnectionSettings
-from .trigger import DEFAULT_TIMEOUT_SECONDS, send
+from .core.errors import SettingsError, ShoprenterError
+from .core.ownership import OWNER_KEY
+from .core.payload import EVENTS
+from .deliveries.builder import DEFAULT_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from .core.model import Target
 
 DEFAULT_PROJECT = "shoprenter-webhooks"
 
@@ -67,8 +65,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     )
     exporting.add_argument(
         "--format",
-        choices=FORMATS,
         default="webhooks-file",
+        metavar="webhooks-file|stack-config",
         help="a webhooksFile document, or the config block for Pulumi.<stack>.yaml",
     )
     triggering = commands.add_parser(
@@ -154,6 +152,13 @@ def show_progress(pages: int, webhooks: int) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from .core.rules import Rules  # noqa: PLC0415 (each command's modules when it runs)
+    from .shoprenter.client import ShoprenterClient  # noqa: PLC0415
+    from .shoprenter.export import FORMATS, export  # noqa: PLC0415
+    from .shoprenter.settings import ConnectionSettings  # noqa: PLC0415
+
+    if args.format not in FORMATS:
+        raise SettingsError(f"--format must be one of {', '.join(FORMATS)}, not {args.format!r}")
     project_dir = Path.cwd()
     config = stack_config(args.stack, project_dir) if args.stack else {}
     namespace = project_name(project_dir)
@@ -186,6 +191,9 @@ def deliveries(args: argparse.Namespace, project_dir: Path) -> list[tuple[str, T
     """(webhook, target, event) for each delivery to send: one ``--url``, or each declared
     target of the stack's chosen webhooks, validated as ``preview`` validates them (so never
     outside ``allowedTargets``)."""
+    from .core.declarations import Declaration, load_declarations, load_rules  # noqa: PLC0415
+    from .core.model import validate_declaration  # noqa: PLC0415
+
     namespace = project_name(project_dir)
     source = StackConfig(stack_config(args.stack, project_dir) if args.stack else {}, namespace)
     if args.url:
@@ -212,6 +220,11 @@ def deliveries(args: argparse.Namespace, project_dir: Path) -> list[tuple[str, T
 
 def run_trigger(args: argparse.Namespace) -> int:
     """One delivery to each target, a row each; 0 only when every target answered 2xx."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from .deliveries.trigger import send  # noqa: PLC0415
+
     view = Table(title="test deliveries")
     for column in ("webhook", "target", "format", "answer", "time"):
         view.add_column(column)
@@ -227,6 +240,8 @@ def run_trigger(args: argparse.Namespace) -> int:
 
 
 def run_listen(args: argparse.Namespace) -> int:
+    from .deliveries.listen import Listener  # noqa: PLC0415
+
     with Listener(args.host, args.port) as listener:
         print(f"listening on {listener.url}: each delivery is printed (Ctrl-C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -4,12 +4,12 @@ One :class:`WebhookInventory` per stack, declared after (and depending on) every
 
 * ``read`` runs on refresh (``pulumi refresh``, ``up``/``preview --refresh``). It takes the
   process's one listing of the shop (every page; the webhooks' own reads share it,
-  :mod:`provider.ledger`) and records each webhook this stack does not manage: id, event, label and
-  target host, never the URL (it may carry a secret).
+  :mod:`provider.shoprenter.ledger`) and records each webhook this stack does not manage:
+  id, event, label and target host, never the URL (it may carry a secret).
 * ``check`` hands that refreshed record to this run's plan, once. In ``prune`` mode the plan
   lists the unmanaged webhooks that no owner marks and whose every target matches
   ``pruneTargets``, and this stack's own orphans (its marker, not in its state) wherever they
-  deliver; another owner's webhook never (:mod:`provider.ownership`). The preview shows
+  deliver; another owner's webhook never (:mod:`provider.core.ownership`). The preview shows
   exactly what ``up`` will delete, and a later run without a new refresh deletes nothing. A plan
   larger than ``pruneLimit`` fails at ``check``, before anything is deleted.
 * ``diff`` reports a change only when the plan deletes something (or the state records its
@@ -38,13 +38,13 @@ from typing import TYPE_CHECKING, Any, Optional
 import pulumi
 from pulumi import dynamic
 
-from .errors import OwnedElsewhere, ShoprenterError
-from .ownership import describe_owner, is_foreign
-from .rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
+from .core.errors import OwnedElsewhere, ShoprenterError
+from .core.ownership import describe_owner, is_foreign
+from .core.rules import HostPattern, host_of, matches_any, origin_of, parse_patterns
 from .shop_provider import ShopProvider, before_registration, recorded_anew
 
 if TYPE_CHECKING:  # the HTTP stack loads only when a method calls the shop
-    from .client import Listing
+    from .shoprenter.client import Listing
 
 MODES = ("report", "prune", "ignore")
 DEFAULT_PRUNE_LIMIT = 10
@@ -173,7 +173,7 @@ class InventoryProvider(ShopProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """Record the shop as this run's creates listed it, with no call of its own; a run
         that listed nothing leaves ``unmanaged`` as ``None``: not listed yet."""
-        listing = self._ledger().last_listing()
+        listing = self._ledger().shop.last_listing()
         unmanaged = None if listing is None else unmanaged_in(listing, props.get("managed") or [])
         record = {"unmanaged": unmanaged, "prunable": [], "pruned": [], "held": held_by(props)}
         return dynamic.CreateResult(INVENTORY_ID, {**props, **record})
@@ -186,7 +186,7 @@ class InventoryProvider(ShopProvider):
         recorded here as that owner's, and the next plan sees a declaration that would take it
         back (its preview refuses, before anything is written).
         """
-        listing = self._ledger().listing()  # the listing the webhooks' reads share
+        listing = self._ledger().shop.listing()  # the listing the webhooks' reads share
         ours = still_ours(listing, props.get("owner"))
         record = {
             "unmanaged": unmanaged_in(listing, ours & set(props.get("managed") or [])),

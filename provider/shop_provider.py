@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Optional
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 
-from .errors import SettingsError
-from .lifeline import hold_on
-from .rules import NO_RULES, Rules
-from .settings import ConnectionSettings
+from .core.errors import SettingsError
+from .core.rules import NO_RULES, Rules
+from .shoprenter.lifeline import hold_on
+from .shoprenter.settings import ConnectionSettings
 
 if TYPE_CHECKING:
-    from .ledger import WebhookLedger
+    from .shoprenter.ledger import WebhookLedger
 
 # pickle's pure-Python pickler method as it was when this package was imported. The SDK's
 # serialize_provider wraps it around the previous wrapper on every registration and never
@@ -55,7 +55,7 @@ class ShopProvider(ResourceProvider):
         """Resolve the connection settings (config, then environment) and the rules, once.
 
         The engine calls this before any other method of a provider it unpickled: the place
-        to start the process's lifeline (:func:`provider.lifeline.hold_on`), lazily.
+        to start the process's lifeline (:func:`provider.shoprenter.lifeline.hold_on`), lazily.
         """
         hold_on()
         _serve_command(req.config)
@@ -71,7 +71,7 @@ class ShopProvider(ResourceProvider):
         The HTTP stack is imported here, not at module level: ``preview`` only checks and
         diffs, and each provider process it starts is spared loading requests and urllib3.
         """
-        from .ledger import forget_ledgers, ledger_for  # noqa: PLC0415 (deferred, see above)
+        from .shoprenter.ledger import forget_ledgers, ledger_for  # noqa: PLC0415 (deferred, see above)
 
         if _NEW_COMMAND.is_set():
             _NEW_COMMAND.clear()
@@ -117,7 +117,7 @@ def before_registration() -> None:
 
     It puts back the pickler the SDK wraps (no ceiling on the number of resources), and, in
     a program that Pulumi's official language host started, starts the lifeline that ends
-    that host with the engine (:func:`provider.lifeline.hold_on`; once per process).
+    that host with the engine (:func:`provider.shoprenter.lifeline.hold_on`; once per process).
     """
     unwrap_pickler()
     hold_on()

@@ -2,14 +2,13 @@
 
 Importing this module does nothing but define classes: the engine re-imports it in its
 provider process (see :mod:`provider.shop_provider`). It loads the models
-(:mod:`provider.model`, pydantic) only when a method needs them: an unchanged run's ``check``
+(:mod:`provider.core.model`, pydantic) only when a method needs them: an unchanged run's ``check``
 and ``diff`` do not, and pydantic's import is most of what a provider process costs beyond the
 SDK's own start-up (``make bench`` row 14).
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -23,29 +22,16 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from . import __version__
-from .bag import PROPERTY_KEYS, fold_shorthand, property_bag
-from .lifeline import warn
-from .memo import this_code
-from .ownership import OWNER_KEY, describe_owner, is_foreign
-from .rules import Rules
+from .core.bag import PROPERTY_KEYS, fold_shorthand, property_bag
+from .core.declarations import CHECKED_KEY, checked_stamp
+from .core.ownership import OWNER_KEY, describe_owner, is_foreign
 from .shop_provider import ShopProvider, before_registration, contains_unknown, recorded_anew
+from .shoprenter.lifeline import warn
 
 if TYPE_CHECKING:
-    from .model import WebhookState
+    from .core.model import WebhookState
 
 OUTPUT_KEYS = ("webhookId", "href")
-# The checked inputs carry a stamp of what judged them (see checked_stamp).
-CHECKED_KEY = "__checked"
-
-
-def checked_stamp(rules: Rules) -> str:
-    """What a declaration was judged by: this release (its code) and the stack's rules that a
-    declaration must meet (allowed targets, extra field names). Validation depends on nothing
-    else, so inputs accepted under a stamp are accepted again under the same one, unjudged."""
-    judged_by = [__version__, this_code(), *sorted(map(str, rules.allowed_targets))]
-    judged_by += ["", *sorted(rules.extra_fields)]
-    return hashlib.sha256("\0".join(judged_by).encode()).hexdigest()[:16]
 
 
 def same_bag(olds: dict[str, Any], news: dict[str, Any]) -> bool:
@@ -72,7 +58,7 @@ class WebhookProvider(ShopProvider):
         judged = olds.get(CHECKED_KEY) == stamp and set(props) <= set(PROPERTY_KEYS)
         if judged and same_bag(olds, props):  # by the same release and rules: valid again
             return CheckResult({**props, CHECKED_KEY: stamp}, [])
-        from .model import validate_declaration  # noqa: PLC0415 (loaded when needed, see above)
+        from .core.model import validate_declaration  # noqa: PLC0415 (loaded when needed, see above)
 
         unknown = frozenset(key for key, value in props.items() if contains_unknown(value))
         declared, failures = validate_declaration(props, unknown, self._rules)
@@ -86,7 +72,7 @@ class WebhookProvider(ShopProvider):
             return DiffResult(changes=False, replaces=[], delete_before_replace=False)
         if any(contains_unknown(news.get(key)) for key in PROPERTY_KEYS):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        from .model import WebhookState  # noqa: PLC0415 (loaded when needed, see above)
+        from .core.model import WebhookState  # noqa: PLC0415 (loaded when needed, see above)
 
         old, new = WebhookState.from_props(olds), WebhookState.from_props(news)
         changed = old.changed_keys(new)
@@ -108,7 +94,7 @@ class WebhookProvider(ShopProvider):
     # -- acting on the shop ---------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        from .model import WebhookState  # noqa: PLC0415 (loaded when needed, see above)
+        from .core.model import WebhookState  # noqa: PLC0415 (loaded when needed, see above)
 
         state = WebhookState.from_props(props)
         self._verify_targets(None, state)
@@ -124,7 +110,7 @@ class WebhookProvider(ShopProvider):
         with its new text), which differs from the declaration, so ``up`` puts the marker back
         with one PUT; letting it go would make the next ``up`` create a second one.
         """
-        live = self._ledger().read(id_)
+        live = self._ledger().shop.read(id_)
         if live is None:
             return ReadResult("", {})
         mine = props.get("owner")
@@ -147,7 +133,7 @@ class WebhookProvider(ShopProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Overwrite the webhook; when the shop already has it as declared (only the record
         changes, see :func:`~provider.shop_provider.recorded_anew`), make no call."""
-        from .model import LiveWebhook, WebhookState  # noqa: PLC0415 (see above)
+        from .core.model import LiveWebhook, WebhookState  # noqa: PLC0415 (see above)
 
         state, old = WebhookState.from_props(news), WebhookState.from_props(olds)
         if old.same_webhook(state):
@@ -162,10 +148,11 @@ class WebhookProvider(ShopProvider):
 
     def _verify_targets(self, old: Optional[WebhookState], new: WebhookState) -> None:
         """With ``verifyTargets``: a test delivery to each target the write makes deliver
-        anew, before anything is written (:mod:`provider.trigger`, loaded only then)."""
+        anew, before anything is written (:mod:`provider.deliveries.trigger`, loaded only then)."""
         if not self._rules.verify_targets:
             return
-        from .trigger import DEFAULT_TIMEOUT_SECONDS, targets_to_verify, verify  # noqa: PLC0415
+        from .deliveries.builder import DEFAULT_TIMEOUT_SECONDS  # noqa: PLC0415
+        from .deliveries.trigger import targets_to_verify, verify  # noqa: PLC0415
 
         verify(new, targets_to_verify(old, new), DEFAULT_TIMEOUT_SECONDS)
 

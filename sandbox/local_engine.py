@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
-from provider.settings import ENVIRONMENT_VARIABLES, SECRET_KEYS, stack_config
+from provider.shoprenter.settings import ENVIRONMENT_VARIABLES, SECRET_KEYS, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "local-only-passphrase"
@@ -140,7 +140,7 @@ class LocalStack:
         home = workdir / "pulumi-home"
         self.environment = {
             **engine_environment(binary, home, backend),
-            # The program's memo (provider.memo) of this stack, not the user's.
+            # The program's memo (provider.core.memo) of this stack, not the user's.
             "XDG_CACHE_HOME": str(workdir / "cache"),
             **(extra_environment or {}),
         }

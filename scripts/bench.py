@@ -46,7 +46,8 @@ with its floor and the ratio between them:
     the best and the median ratio (goal at most 1.15), and each provider process's peak memory
     during the unchanged ``up`` at the largest N. Each ``up`` and ``preview`` is measured as
     a machine that ran the stack before runs it (the program's memo of validated declarations
-    kept, :mod:`provider.memo`) and as a fresh CI runner does (the memo cleared before each run).
+    kept, :mod:`provider.core.memo`) and as a fresh CI runner does (the memo cleared before
+    each run).
 
 15. a receiver under hostile bodies: :func:`provider.receive.parse` of about 1 MB of each kind
     (a real delivery of many orders, JSON nested half a million deep, XML nested 140,000 deep,
@@ -80,10 +81,10 @@ from typing import Any
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
-from provider.client import PAGE_LIMIT
-from provider.delivery import payload, render
-from provider.receive import DeliveryError, parse
-from provider.settings import stack_config
+from provider.deliveries.builder import payload, render
+from provider.deliveries.receive import DeliveryError, parse
+from provider.shoprenter.client import PAGE_LIMIT
+from provider.shoprenter.settings import stack_config
 from sandbox import backends, floor
 from sandbox.gitops import ShopRepo
 from sandbox.local_engine import (

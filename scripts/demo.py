@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from xml.dom import minidom
 
-from provider.client import ShoprenterClient
-from provider.settings import ConnectionSettings, stack_config
+from provider.shoprenter.client import ShoprenterClient
+from provider.shoprenter.settings import ConnectionSettings, stack_config
 from sandbox.local_engine import PLUGIN_SETS, LocalStack, PluginsUnavailable, pulumi_binary
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.receiver import Delivery, Receiver

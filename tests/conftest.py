@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from provider.ledger import forget_ledgers
+from provider.shoprenter.ledger import forget_ledgers
 from sandbox.local_engine import PLUGIN_SETS, ROOT, LocalStack, PluginsUnavailable, pulumi_binary
 from sandbox.simulator import Simulator
 from sandbox.simulator.control import SimulatorControl

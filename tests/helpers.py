@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-from provider.model import DeclaredWebhook
-from provider.ownership import split
-from provider.settings import ConnectionSettings, stack_config
+from provider.core.model import DeclaredWebhook
+from provider.core.ownership import split
+from provider.shoprenter.settings import ConnectionSettings, stack_config
 from sandbox.local_engine import ROOT, LocalStack
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET

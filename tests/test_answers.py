@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from provider.client import ShoprenterClient
-from provider.errors import AmbiguousOutcome
-from provider.ledger import WebhookLedger
-from provider.model import DeclaredWebhook
+from provider.core.errors import AmbiguousOutcome
+from provider.core.model import DeclaredWebhook
+from provider.shoprenter.client import ShoprenterClient
+from provider.shoprenter.ledger import WebhookLedger
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import ERP, oauth_settings
 
@@ -54,7 +54,7 @@ def test_a_proxys_404_page_on_a_refresh_keeps_the_webhook(sim: SimulatorControl)
     sim.fault("GET", "/webHooks", mode="page", status=404)
     sim.fault("GET", "/webHooks/*", mode="page", status=404)
     with pytest.raises(AmbiguousOutcome):
-        ledger_on(sim).read(made.id)  # unclear: never "gone", which would make a second one
+        ledger_on(sim).shop.read(made.id)  # unclear: never "gone", which would make a second one
 
 
 @pytest.mark.parametrize("mode", ["empty-after", "cut-after"])

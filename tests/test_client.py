@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from provider.client import ShoprenterClient
-from provider.errors import CredentialsRejected, ShoprenterError
+from provider.core.errors import CredentialsRejected, ShoprenterError
+from provider.shoprenter.client import ShoprenterClient
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.limits import LIMITERS
 from sandbox.simulator.shop import DEFAULT_PASSWORD, DEFAULT_USERNAME

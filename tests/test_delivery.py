@@ -7,8 +7,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from provider.model import EVENTS
-from provider.receive import parse
+from provider.core.payload import EVENTS
+from provider.deliveries.receive import parse
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.receiver import Receiver
 from tests.helpers import api_body

@@ -1,7 +1,7 @@
 """A person's edit on the shop is drift to put back, never a release or a second webhook.
 
 Provider methods called as the engine calls them, against the simulator over HTTP. Only a
-marker naming another owner lets a webhook go (:func:`provider.ownership.is_foreign`).
+marker naming another owner lets a webhook go (:func:`provider.core.ownership.is_foreign`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
+from provider.core.ownership import is_foreign
 from provider.inventory import InventoryProvider
-from provider.ownership import is_foreign
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import DECLARED, CallsSince, api_body, simulator_config
 
@@ -148,7 +148,7 @@ def test_a_provider_configured_for_a_new_command_lists_anew(sim: SimulatorContro
     same_command = configured(WebhookProvider(), sim, config)  # the same Configure: one listing
     calls = CallsSince(sim)
     configured(InventoryProvider(), sim, config)
-    assert same_command._ledger().last_listing() is not None and calls.all() == []
+    assert same_command._ledger().shop.last_listing() is not None and calls.all() == []
 
     next_command = configured(WebhookProvider(), sim)  # a new Configure: a new listing
     hook_id, _ = created(next_command, twin)

@@ -24,8 +24,9 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from provider import WebhookProvider, lifeline
-from provider.settings import stack_config
+from provider import WebhookProvider
+from provider.shoprenter import lifeline
+from provider.shoprenter.settings import stack_config
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import DECLARED, simulator_config
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from provider.delivery import TEST_HEADER
+from provider.deliveries.builder import TEST_HEADER
 from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.receiver import Receiver

@@ -9,11 +9,11 @@ from typing import Any, Optional
 
 import yaml
 
-from provider.client import Listing
-from provider.export import UniqueNames, export
-from provider.model import LiveWebhook, read_listed
-from provider.program import parse_declarations
-from provider.rules import Rules
+from provider.core.declarations import parse_declarations
+from provider.core.model import LiveWebhook, read_listed
+from provider.core.rules import Rules
+from provider.shoprenter.client import Listing
+from provider.shoprenter.export import UniqueNames, export
 from sandbox.local_engine import shoprenter_variables
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import api_body, package_command

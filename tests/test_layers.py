@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from provider.errors import DeclarationError
-from provider.memo import Memo
-from provider.program import load_declarations, load_registrations
+from provider.core.declarations import load_declarations, load_registrations
+from provider.core.errors import DeclarationError
+from provider.core.memo import Memo
 from tests.test_program import FakeConfig
 
 ERP = {"name": "erp", "event": "order_confirm", "url": "https://erp.example.com/sr"}

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from provider.client import PacedRetry, ShoprenterClient
-from provider.errors import NotFound, OwnedElsewhere, ShoprenterError
-from provider.ledger import WebhookLedger
-from provider.model import DeclaredWebhook, Target
+from provider.core.errors import NotFound, OwnedElsewhere, ShoprenterError
+from provider.core.model import DeclaredWebhook, Target
+from provider.shoprenter.client import PacedRetry, ShoprenterClient
+from provider.shoprenter.ledger import WebhookLedger
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import ERP, CallsSince, api_body, oauth_settings
 
@@ -32,7 +32,7 @@ def test_create_read_update_delete(client: WebhookLedger, sim: SimulatorControl)
     assert [hook["label"] for hook in stored] == ["ERP sync"]
     assert stored[0]["webHookDelay"] == [{"delay": "2", "delayUnit": "hour"}]
 
-    read = client.read(created.id)
+    read = client.shop.read(created.id)
     assert read is not None and read.state.same_webhook(ERP)
 
     disabled = ERP.model_copy(update={"enabled": False, "delay": None})
@@ -44,7 +44,7 @@ def test_create_read_update_delete(client: WebhookLedger, sim: SimulatorControl)
     client.delete(created.id, "ERP sync", ERP.owner)
     client.delete(created.id, "ERP sync", ERP.owner)  # already gone: still done
     assert sim.webhooks() == []
-    assert client.read(created.id) is None
+    assert client.shop.read(created.id) is None
 
 
 def test_a_lost_post_response_does_not_duplicate(
@@ -216,10 +216,10 @@ def test_a_refresh_reads_every_webhook_from_one_listing(sim: SimulatorControl) -
     ids = hand_made(sim, 5)
     calls = CallsSince(sim)
     ledger = ledger_on(sim)
-    read = [ledger.read(webhook_id) for webhook_id in ids]
+    read = [ledger.shop.read(webhook_id) for webhook_id in ids]
     assert [live.state.label for live in read if live] == [f"hook {n}" for n in range(5)]
     assert webhook_calls(calls) == ["GET /api/webHooks"]  # one page, no read of its own
-    assert [live.id for live in ledger.listing().webhooks] == ids  # shared, not listed again
+    assert [live.id for live in ledger.shop.listing().webhooks] == ids  # shared, not listed again
     assert len(webhook_calls(calls)) == 1
 
 
@@ -228,13 +228,13 @@ def test_a_webhook_the_listing_lacks_is_gone_only_when_its_own_read_says_so(
 ) -> None:
     [listed] = hand_made(sim, 1)
     ledger = ledger_on(sim)
-    assert ledger.read(listed) is not None  # the listing is read here
+    assert ledger.shop.read(listed) is not None  # the listing is read here
     later = sim.add_webhook(api_body(label="made since", url="https://h.example.com/later"))
     calls = CallsSince(sim)
-    found = ledger.read(later["id"])
+    found = ledger.shop.read(later["id"])
     assert found is not None and found.state.label == "made since"
     sim.delete_webhook(later["id"])
-    assert ledger.read(later["id"]) is None
+    assert ledger.shop.read(later["id"]) is None
     assert webhook_calls(calls) == [f"GET /api/webHooks/{later['id']}"] * 2
 
 
@@ -246,7 +246,7 @@ def test_a_listing_that_keeps_failing_falls_back_to_each_webhooks_own_read(
     sim.fault("GET", "/webHooks", status=503, count=99)  # the page, never the items
     calls = CallsSince(sim)
     ledger = ledger_on(sim)
-    read = [ledger.read(webhook_id) for webhook_id in ids]
+    read = [ledger.shop.read(webhook_id) for webhook_id in ids]
     assert all(live is not None for live in read)  # nothing live reported gone
     pages = [call for call in webhook_calls(calls) if call.endswith("/webHooks")]
     assert len(pages) == 6  # the page and its 5 retries, once for the whole refresh
@@ -262,7 +262,7 @@ def test_a_page_that_fails_twice_is_retried_and_the_refresh_stays_one_listing(
     sim.fault("GET", "/webHooks", status=502, count=1)
     calls = CallsSince(sim)
     ledger = ledger_on(sim)
-    assert all(ledger.read(webhook_id) is not None for webhook_id in ids)
+    assert all(ledger.shop.read(webhook_id) is not None for webhook_id in ids)
     assert webhook_calls(calls) == ["GET /api/webHooks"] * 3
 
 

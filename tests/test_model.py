@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from provider.model import DeclaredWebhook, LiveWebhook, WebhookState, validate_declaration
-from provider.rules import HostPattern, Rules
+from provider.core.model import DeclaredWebhook, LiveWebhook, WebhookState, validate_declaration
+from provider.core.rules import HostPattern, Rules
 from tests.helpers import DECLARED as HELPERS_DECLARED
 
 # Repeated and out of order on purpose: the normalisation sorts and dedupes.

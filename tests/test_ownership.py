@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from provider.client import ShoprenterClient
-from provider.model import LiveWebhook
-from provider.ownership import describe_owner, mark, owner_problem, split
-from provider.rules import Rules
+from provider.core.model import LiveWebhook
+from provider.core.ownership import describe_owner, mark, owner_problem, split
+from provider.core.rules import Rules
+from provider.shoprenter.client import ShoprenterClient
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.seed import seed
 from tests.helpers import ERP, api_body, oauth_settings

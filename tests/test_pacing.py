@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from provider.pacing import JITTER_MARGIN_SECONDS, MAX_SLOWDOWN, Pacer
+from provider.shoprenter.pacing import JITTER_MARGIN_SECONDS, MAX_SLOWDOWN, Pacer
 from sandbox.simulator.limits import LIMITERS, make_limiter
 
 

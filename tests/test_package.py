@@ -122,7 +122,13 @@ def test_the_wheel_and_sdist_hold_what_ships_and_nothing_else(dist: Path) -> Non
         "shoprenter_webhooks",
         info,
     }
-    assert "shoprenter_webhooks/payload_fields.json" in in_wheel
+    package = ROOT / "provider"  # every file of every room ships, the field tables too
+    shipped = {
+        f"shoprenter_webhooks/{path.relative_to(package).as_posix()}"
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert shipped <= set(in_wheel), sorted(shipped - set(in_wheel))
     assert b"shoprenter-webhooks = shoprenter_webhooks.cli:main" in entry_points
     with tarfile.open(sdist) as archive:
         in_sdist = [name.split("/", 1)[-1] for name in archive.getnames()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,18 +13,19 @@ from typing import Any
 import pytest
 import yaml
 
-from provider import model, webhook_provider
-from provider.errors import DeclarationError
-from provider.memo import Memo
-from provider.program import (
+from provider.core import declarations, model
+from provider.core.declarations import (
     ENTRY_KEYS,
     Registration,
     load_declarations,
-    load_inventory_plan,
     load_registrations,
     parse_declarations,
 )
+from provider.core.errors import DeclarationError
+from provider.core.memo import Memo, code_digest, this_code
+from provider.program import load_inventory_plan
 
+ROOT = Path(__file__).resolve().parent.parent
 ENTRY = {"name": "erp", "event": "order_confirm", "url": "https://erp.example.com/sr"}
 
 
@@ -197,7 +199,7 @@ def test_a_set_validated_once_is_recalled_unjudged(
     for other in changed:
         with pytest.raises(AssertionError, match="validated again"):
             load_registrations(other, tmp_path, memo)
-    monkeypatch.setattr(webhook_provider, "this_code", lambda: "edited")
+    monkeypatch.setattr(declarations, "this_code", lambda: "edited")
     with pytest.raises(AssertionError, match="validated again"):
         load_registrations(config, tmp_path, memo)
 
@@ -239,7 +241,7 @@ def test_a_recalled_set_loads_no_models(tmp_path: Path) -> None:
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from provider.memo import Memo\n"
+        "from provider.core.memo import Memo\n"
         "from provider.program import load_registrations\n"
         "class Config:\n"
         f"    def get_object(self, key): return {[ENTRY, NEWSLETTER]!r} if key == 'webhooks' "
@@ -264,3 +266,19 @@ def test_a_recalled_set_loads_no_models(tmp_path: Path) -> None:
     assert first["twins"] == second["twins"]
     [kept] = (tmp_path / "cache" / "shoprenter-webhooks" / "declarations").iterdir()
     assert kept.stat().st_mode & 0o077 == 0  # the user's alone
+
+
+def test_an_edit_of_any_file_of_any_room_is_another_code(tmp_path: Path) -> None:
+    """The memo's code digest covers the subpackages: an edit anywhere is judged again."""
+    package = shutil.copytree(
+        ROOT / "provider", tmp_path / "provider", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    files = sorted(path for path in package.rglob("*") if path.is_file())
+    assert {path.parent.name for path in files} >= {"provider", "core", "shoprenter", "deliveries"}
+    before = code_digest(package)
+    assert before == code_digest(ROOT / "provider") == this_code()
+    for path in files:
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n")
+        assert code_digest(package) != before, path.relative_to(package)
+        path.write_bytes(original)

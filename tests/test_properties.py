@@ -20,22 +20,23 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provider import WebhookProvider, model
-from provider.bag import PROPERTY_KEYS
-from provider.client import ShoprenterClient
-from provider.errors import DeclarationError
-from provider.ledger import WebhookLedger
-from provider.memo import Memo
-from provider.model import EVENTS, DeclaredWebhook, LiveWebhook, WebhookState
-from provider.ownership import OWNER_PATTERN, mark, split
-from provider.payload import documented_fields
-from provider.program import (
+from provider import WebhookProvider
+from provider.core import model
+from provider.core.bag import PROPERTY_KEYS
+from provider.core.declarations import (
     ConfigSource,
     Registration,
     load_declarations,
     load_registrations,
     parse_declarations,
 )
+from provider.core.errors import DeclarationError
+from provider.core.memo import Memo
+from provider.core.model import DeclaredWebhook, LiveWebhook, WebhookState
+from provider.core.ownership import OWNER_PATTERN, mark, split
+from provider.core.payload import EVENTS, documented_fields
+from provider.shoprenter.client import ShoprenterClient
+from provider.shoprenter.ledger import WebhookLedger
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import oauth_settings
 
@@ -127,7 +128,7 @@ def test_over_http_a_created_webhook_reads_back_equal(
     ledger = WebhookLedger(ShoprenterClient(oauth_settings(sim)))
     declared = DeclaredWebhook.model_validate(props)
     created = ledger.create(declared)
-    read = ledger.read(created.id)
+    read = ledger.shop.read(created.id)
     assert read is not None and read.state.same_webhook(declared)
     provider = WebhookProvider()
     assert provider.diff(created.id, read.to_outputs(), declared.to_props()).changes is False

@@ -12,9 +12,10 @@ from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
-from provider import WebhookProvider, model, webhook_provider
-from provider.bag import PROPERTY_KEYS
-from provider.webhook_provider import CHECKED_KEY
+from provider import WebhookProvider
+from provider.core import declarations, model
+from provider.core.bag import PROPERTY_KEYS
+from provider.core.declarations import CHECKED_KEY
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_SECRET
 from tests.helpers import DECLARED, api_body, simulator_config
@@ -69,7 +70,7 @@ def test_the_same_inputs_are_judged_again_under_new_rules_or_a_new_release(
     assert [failure.property for failure in refused.failures] == ["targets"]
     assert "not among the allowed targets" in refused.failures[0].reason
     provider.configure(ConfigureRequest(Config(simulator_config(sim), "shoprenter-webhooks")))
-    monkeypatch.setattr(webhook_provider, "__version__", "9.9.9")
+    monkeypatch.setattr(declarations, "__version__", "9.9.9")
     assert checked(provider, first)[CHECKED_KEY] != first[CHECKED_KEY]
 
 
@@ -81,15 +82,15 @@ def test_an_unchanged_check_and_diff_load_no_models() -> None:
         "from provider.inventory import InventoryProvider\n"
         f"DECLARED = {DECLARED!r}\n"
         "assert 'pydantic' not in sys.modules, 'imported with the providers'\n"
-        "import provider.model\n"
+        "import provider.core.model\n"
         "inputs = WebhookProvider().check({}, DECLARED).inputs\n"
-        "del sys.modules['provider.model']; [sys.modules.pop(m) for m in list(sys.modules) "
+        "del sys.modules['provider.core.model']; [sys.modules.pop(m) for m in list(sys.modules) "
         "if m.startswith('pydantic')]\n"
         "again = WebhookProvider().check(inputs, {k: v for k, v in inputs.items() "
         "if not k.startswith('__')}).inputs\n"
         "outputs = {**inputs, 'webhookId': '1', 'href': 'h'}\n"
         "assert not WebhookProvider().diff('1', outputs, again).changes\n"
-        "assert 'provider.model' not in sys.modules, 'loaded by an unchanged check or diff'\n"
+        "assert 'provider.core.model' not in sys.modules, 'loaded by an unchanged check or diff'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -229,7 +230,7 @@ def test_importing_the_provider_has_no_side_effects() -> None:
         "import provider\n"
         "assert threading.active_count() == before, 'a thread was started'\n"
         "assert 'requests' not in sys.modules, 'the HTTP stack loads only when needed'\n"
-        "from provider import ledger\n"
+        "from provider.shoprenter import ledger\n"
         "assert ledger.open_ledgers() == 0, 'a client was built'\n"
     )
     environment = {**os.environ, "SHOPRENTER_CLIENT_SECRET": "x"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from provider.trigger import send
+from provider.deliveries.trigger import send
 from sandbox.local_engine import ROOT
 from tests.helpers import serving
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from provider.model import validate_declaration
-from provider.rules import HostPattern, Rules, host_of, origin_of, string_list
+from provider.core.model import validate_declaration
+from provider.core.rules import HostPattern, Rules, host_of, origin_of, string_list
 from tests.helpers import DECLARED
 
 RULES = Rules.from_config(

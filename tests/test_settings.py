@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provider.errors import SettingsError
-from provider.settings import ConnectionSettings, stack_config
+from provider.core.errors import SettingsError
+from provider.shoprenter.settings import ConnectionSettings, stack_config
 
 
 def config(**values: str) -> dict[str, str]:

@@ -32,10 +32,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
-from provider.errors import NotFound, OwnedElsewhere
+from provider.core.errors import NotFound, OwnedElsewhere
+from provider.core.model import WebhookState
+from provider.core.ownership import mark, split
 from provider.inventory import INVENTORY_ID, InventoryProvider
-from provider.model import WebhookState
-from provider.ownership import mark, split
 from sandbox.simulator import Simulator
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import simulator_config

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from provider.delivery import TEST_HEADER, mask
-from provider.listen import Listener
-from provider.model import WebhookState
-from provider.receive import parse
-from provider.trigger import TargetUnready, send, targets_to_verify, verify
+from provider.core.model import WebhookState
+from provider.deliveries.builder import TEST_HEADER, mask
+from provider.deliveries.listen import Listener
+from provider.deliveries.receive import parse
+from provider.deliveries.trigger import TargetUnready, send, targets_to_verify, verify
 from sandbox.simulator.receiver import Receiver
 from tests.helpers import package_command
 

@@ -1,8 +1,8 @@
 """Delivering webhooks the way Shoprenter does, when the simulator is told an order was placed.
 
-The request and its payload are the product's own (:func:`provider.trigger.send`, built by
-:mod:`provider.delivery`), without the test header: one builder serves test deliveries, the
-go-live check and the simulator, so a receiver tested against the simulator is tested against
+The request and its payload are the product's own (:func:`provider.deliveries.trigger.send`, built
+by :mod:`provider.deliveries.builder`), without the test header: one builder serves test deliveries,
+the go-live check and the simulator, so a receiver tested against the simulator is tested against
 what ``trigger`` sends too.
 
 The simulator delivers only to loopback targets: it never sends anything off this machine.
@@ -14,7 +14,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from provider.trigger import send
+from provider.deliveries.trigger import send
 
 from ..loopback import is_loopback
 from .shop import Shop

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from provider.receive import DeliveryError, payload_of
+from provider.deliveries.receive import DeliveryError, payload_of
 
 from ..loopback import BackgroundServer
 

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from provider.delivery import xml_text
+from provider.deliveries.builder import xml_text
 
 from ..loopback import BackgroundServer
 from .delivery import place_order

@@ -3,7 +3,7 @@
 What it adds to the SDK's server is how the process ends (see ``plugin_lifecycle``): on SIGINT
 and SIGTERM even when started with SIGINT ignored, and with the engine, as the official Go
 plugins do. Everything the provider does itself (ending with the engine, errors as their
-message) lives in ``provider.lifeline`` and holds with Pulumi's official plugin too.
+message) lives in ``provider.shoprenter.lifeline`` and holds with Pulumi's official plugin too.
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ from typing import Any, Optional
 
 import yaml
 
+from ..core.model import LiveWebhook, validate_declaration
+from ..core.payload import documented_fields
+from ..core.rules import Rules, host_of
 from .client import Listing
-from .model import LiveWebhook, validate_declaration
-from .payload import documented_fields
-from .rules import Rules, host_of
 
 FORMATS = ("webhooks-file", "stack-config")
 STACK_CONFIG_KEY = "shoprenter-webhooks:webhooks"

@@ -15,8 +15,8 @@ declared, created and read back compares equal and ``diff`` never reports a chan
 not there. A webhook delivers to a *set* of targets keyed by url: order carries no meaning, and
 the canonical value lists them by url. ``url``, ``format`` and ``fields`` are the one-target
 shorthand (and the shape of states written before several targets were supported): the same
-normalisation folds them into ``targets`` (:func:`~provider.bag.fold_shorthand`). The bag is
-written in one place, :mod:`provider.bag`, which needs no pydantic: a provider process that
+normalisation folds them into ``targets`` (:func:`~provider.core.bag.fold_shorthand`). The bag is
+written in one place, :mod:`provider.core.bag`, which needs no pydantic: a provider process that
 only finds nothing changed never loads it (see ``WebhookProvider.check``).
 
 :class:`DeclaredWebhook` adds the rules a *declaration* must follow (https targets, field names
@@ -45,18 +45,8 @@ from pydantic import (
 
 from .bag import PROPERTY_KEYS, TARGET_KEYS, fold_shorthand, property_bag
 from .ownership import OWNER_SETTING, mark, owner_problem, split
-from .payload import fields_problem
+from .payload import Event, fields_problem
 from .rules import NO_RULES, Rules, host_of, require_secure_url
-
-Event = Literal[
-    "order_confirm",
-    "order_status_change",
-    "newsletter_subscribe",
-    "newsletter_unsubscribe",
-    "newsletter_update_subscriber",
-    "abandoned_cart",
-]
-EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 
 
 class Delay(BaseModel):
@@ -125,7 +115,7 @@ class WebhookState(BaseModel):
     adopt_id: Optional[str] = Field(
         default=None, validation_alias=AliasChoices("adoptId", "adopt_id")
     )
-    # Who owns it on the shop (see provider.ownership); None: nobody, or a state from before
+    # Who owns it on the shop (see provider.core.ownership); None: nobody, or a state from before
     # owners were marked.
     owner: Optional[str] = None
 

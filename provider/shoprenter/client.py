@@ -1,10 +1,10 @@
 """The HTTP transport for Shoprenter's ``/webHooks`` resource: one call, one answer.
 
 A :class:`ShoprenterClient` owns the session, the auth, the pacer, the retries, the mapping
-of statuses to errors (:func:`provider.errors.error_for`) and pagination. Safe retries (GET,
+of statuses to errors (:func:`provider.core.errors.error_for`) and pagination. Safe retries (GET,
 PUT, DELETE, and connection failures before anything was sent) are left to urllib3's
 ``Retry``, paced like every other request. A POST is never repeated here: deciding what to do
-after an unclear outcome is the ledger's job (:mod:`provider.ledger`).
+after an unclear outcome is the ledger's job (:mod:`provider.shoprenter.ledger`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..core.errors import AmbiguousOutcome, NotFound, RateLimited, ShoprenterError
+from ..core.model import LiveWebhook, Unmanageable, WebhookState, read_listed
+from .answers import error_for, not_an_answer
 from .auth import make_auth
-from .errors import (
-    AmbiguousOutcome,
-    NotFound,
-    RateLimited,
-    ShoprenterError,
-    error_for,
-    not_an_answer,
-)
 from .lifeline import pause
-from .model import LiveWebhook, Unmanageable, WebhookState, read_listed
 from .pacing import Pacer
 from .settings import ConnectionSettings
 
@@ -112,7 +106,7 @@ class ShoprenterClient:
     """Read, create, overwrite, delete and list the webhooks of one shop: one call each.
 
     Whether a webhook should be created or an existing one taken over is not decided here
-    (see :mod:`provider.ledger`); this class only talks to the shop.
+    (see :mod:`provider.shoprenter.ledger`); this class only talks to the shop.
     """
 
     def __init__(self, settings: ConnectionSettings) -> None:
@@ -157,7 +151,8 @@ class ShoprenterClient:
         return listing
 
     def post(self, state: WebhookState) -> LiveWebhook:
-        """Create the webhook: one POST, never repeated here (see :mod:`provider.ledger`)."""
+        """Create the webhook: one POST, never repeated here (see
+        :mod:`provider.shoprenter.ledger`)."""
         answer = self._call(
             "POST", self._base, "create webhook", state.label, body=state.to_api_body()
         )

@@ -31,11 +31,11 @@ RECOVERY = 0.85
 class Pacer:
     """Spaces the starts of requests so that no limiter of ``per_second`` refuses them.
 
-    A slot is reserved under the lock and slept for outside it, so waiting threads queue in
-    arrival order without holding the lock. The default sleep is :func:`provider.lifeline.pause`:
+    A slot is reserved under the lock and slept for outside it, so waiting threads queue in arrival
+    order without holding the lock. The default sleep is :func:`provider.shoprenter.lifeline.pause`:
     once the engine is gone, no waiting call starts. No burst is allowed. After a 429 the spacing
-    doubles (and no slot comes before the shop's ``Retry-After``); each accepted request
-    then narrows it again, gradually.
+    doubles (and no slot comes before the shop's ``Retry-After``); each accepted request then
+    narrows it again, gradually.
     """
 
     def __init__(

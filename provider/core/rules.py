@@ -5,8 +5,8 @@ they may go to (``erp.example.com``, ``*.example.com``, either with an optional 
 it is set, a declaration whose URL matches none is refused at ``preview``, before any call.
 Loopback and private-network addresses are never matched by a wildcard: only a pattern that
 names such an address exactly allows it. ``extraFields`` lists payload field names newer than
-the documented table (:mod:`provider.payload`). ``takeOverFrom`` names the other owners whose
-webhooks this stack may take over on purpose (:mod:`provider.ownership`).
+the documented table (:mod:`provider.core.payload`). ``takeOverFrom`` names the other owners whose
+webhooks this stack may take over on purpose (:mod:`provider.core.ownership`).
 
 The same rules are read by the default program (errors name the entry) and by the provider's
 ``configure`` (for programs of one's own), from the project's config namespace.

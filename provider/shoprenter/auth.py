@@ -16,7 +16,8 @@ from typing import Any, Optional
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from .errors import ShoprenterError, error_for
+from ..core.errors import ShoprenterError
+from .answers import error_for
 from .pacing import Pacer
 from .settings import ConnectionSettings
 

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
-from .payload import documented_fields
+from ..core.payload import documented_fields
 
 USER_AGENT = "ShopRenter"
 FIELD_NAME = "data"
@@ -46,6 +46,8 @@ FIELD_NAME = "data"
 TEST_HEADER = "X-Shoprenter-Webhooks-Test"
 TEST_STORE = "test-delivery"
 HIDDEN = "***"
+# How long a target may take to answer a test delivery.
+DEFAULT_TIMEOUT_SECONDS = 10.0
 Format = Literal["json", "xml"]
 Document = dict[str, Any]
 

@@ -1,22 +1,19 @@
-"""The shop's webhooks as this process knows them, and the rules that keep them single.
+"""The rules that keep each webhook single: claims, take-overs, owners.
 
-A :class:`WebhookLedger` wraps a :class:`~provider.client.ShoprenterClient` and decides what
-the provider's calls mean on the shop:
+A :class:`WebhookLedger` wraps a :class:`~provider.shoprenter.client.ShoprenterClient` and
+decides what the provider's calls mean on the shop:
 
 * ``create`` never makes a webhook identical (event, url, label) to one the shop already
-  has: it takes that one over. The shop is listed once per process, however many threads
-  create at once, and kept current by this process's own writes.
+  has: it takes that one over. What the shop has is the process's one listing
+  (:class:`~provider.shoprenter.listing.ShopListing`, the ledger's ``shop``), kept current by
+  this process's own writes.
 * after an unclear outcome (timeout, dropped connection, 5xx, a success whose body cannot be
   read) it lists the shop again before it posts again, so a POST that landed is found, not
   repeated; an unclear PUT is read back;
-* a refresh reads each webhook from that same one listing of the shop (its pages and a token,
-  not one call per webhook); a webhook the listing lacks is confirmed gone by its own GET (a
-  404 is certain, an absent entry is not), and where no listing can be had, each webhook is
-  read on its own: a live webhook is never reported gone;
 * a webhook is *claimed* before it is touched, so two resources never share one;
 * a webhook taken over in this process is never deleted by it (a resource renamed without an
   alias is created anew, adopting its twin, before the old resource is deleted);
-* another owner's webhook (its label's marker, :mod:`provider.ownership`) is never taken over
+* another owner's webhook (its label's marker, :mod:`provider.core.ownership`) is never taken over
   unless the stack names that owner in ``takeOverFrom``, and never deleted: a delete first
   looks at the marker in the process's one listing, and lets go of a webhook marked by
   someone else since.
@@ -31,11 +28,12 @@ import random
 import threading
 from typing import Optional
 
-from .client import Listing, ShoprenterClient
-from .errors import AmbiguousOutcome, NotFound, OwnedElsewhere, RateLimited, ShoprenterError
+from ..core.errors import AmbiguousOutcome, NotFound, OwnedElsewhere, RateLimited, ShoprenterError
+from ..core.model import LiveWebhook, WebhookState
+from ..core.ownership import describe_owner, is_foreign
+from .client import ShoprenterClient
 from .lifeline import pause, warn
-from .model import LiveWebhook, Unmanageable, WebhookState
-from .ownership import describe_owner, is_foreign
+from .listing import ShopListing
 from .settings import ConnectionSettings
 
 # POSTs whose outcome was unclear before giving up, and refusals (429) before giving up.
@@ -48,71 +46,14 @@ class WebhookLedger:
 
     def __init__(self, client: ShoprenterClient) -> None:
         self.client = client
+        self.shop = ShopListing(client)  # what this process knows of the shop's webhooks
         self._lock = threading.Lock()
-        self._listing = threading.Lock()
-        # Webhooks seen on the shop, read once and kept current by our own writes; and those
-        # the listing found that no declaration can describe.
-        self._known: Optional[dict[str, LiveWebhook]] = None
-        self._unmanageable: list[Unmanageable] = []
-        # Whether a refresh has listed the shop in this process (its reads share that listing),
-        # and whether that failed (its reads then go item by item).
-        self._refreshing = threading.Lock()
-        self._refreshed = False
-        self._reads_by_item = False
         # Ids handed to a resource by this process.
         self._claimed: set[str] = set()
         # Ids of existing webhooks taken over in this process.
         self._taken_over: set[str] = set()
         # Whether a resource was created (made or adopted) or updated in this process.
         self.resources_changed = False
-
-    def read(self, webhook_id: str) -> Optional[LiveWebhook]:
-        """The webhook as the shop has it now, or ``None`` when it is gone.
-
-        Answered from the process's one listing; absent there, or with no listing to be had,
-        by the webhook's own GET, whose 404 alone says it is gone.
-        """
-        listed = self._listed_for_reads()
-        found = listed.get(webhook_id) if listed is not None else None
-        return found if found is not None else self.client.get(webhook_id)
-
-    def listing(self) -> Listing:
-        """The shop's whole webhook set for a refresh: the listing its reads share, kept
-        current by this process's writes."""
-        self._refresh_listing()
-        listed = self.last_listing()
-        assert listed is not None  # listed just now
-        return listed
-
-    def last_listing(self) -> Optional[Listing]:
-        """What this process last listed of the shop, kept current by its own writes, or
-        ``None`` when it has listed nothing: never a call."""
-        with self._lock:
-            if self._known is None:
-                return None
-            return Listing(list(self._known.values()), list(self._unmanageable))
-
-    def _refresh_listing(self) -> dict[str, LiveWebhook]:
-        """The listing a refresh reads from: listed anew at the process's first refresh read
-        (never older than the refresh; a create may have listed before), then shared."""
-        with self._refreshing:
-            known = self._listed(fresh=not self._refreshed)
-            self._refreshed = True
-        return known
-
-    def _listed_for_reads(self) -> Optional[dict[str, LiveWebhook]]:
-        """The one listing, or ``None`` once it could not be had (a page with no clear answer
-        after the transport's retries): a refresh then reads webhook by webhook."""
-        with self._lock:
-            if self._reads_by_item:
-                return None
-        try:
-            return self._refresh_listing()
-        except (AmbiguousOutcome, RateLimited) as error:
-            with self._lock:
-                self._reads_by_item = True
-            warn(f"listing the shop failed ({error}); reading each webhook on its own instead")
-            return None
 
     def create(
         self, state: WebhookState, take_over_from: frozenset[str] = frozenset()
@@ -140,7 +81,7 @@ class WebhookLedger:
         unclear = refused = 0
         while True:
             try:
-                return self._claim(self._remember(self.client.post(state)))
+                return self._claim(self.shop.remember(self.client.post(state)))
             except RateLimited:
                 refused += 1
                 if refused > RATE_LIMITED_POSTS:
@@ -164,7 +105,7 @@ class WebhookLedger:
         After an unclear outcome the webhook is read back: a PUT that landed is done.
         """
         self.resources_changed = True
-        listed = self._listed().get(webhook_id)
+        listed = self.shop.listed().get(webhook_id)
         if listed is not None:
             theirs = listed.state.owner
             if is_foreign(theirs, state.owner) and theirs not in take_over_from:
@@ -172,7 +113,7 @@ class WebhookLedger:
                     webhook_id, listed.state.label, theirs, state.owner, in_state=True
                 )
         try:
-            return self._remember(self.client.put(webhook_id, state))
+            return self.shop.remember(self.client.put(webhook_id, state))
         except AmbiguousOutcome as unclear:
             try:
                 live = self.client.get(webhook_id)
@@ -180,7 +121,7 @@ class WebhookLedger:
                 raise unclear from None
             if live is None or not live.state.same_webhook(state):
                 raise
-            return self._remember(live)
+            return self.shop.remember(live)
         except NotFound as error:
             raise NotFound(
                 "update webhook",
@@ -198,7 +139,7 @@ class WebhookLedger:
         with self._lock:
             if webhook_id in self._taken_over:
                 return
-        live = self._listed().get(webhook_id)
+        live = self.shop.listed().get(webhook_id)
         if live is None:
             return  # gone already
         if is_foreign(live.state.owner, owner):
@@ -209,9 +150,8 @@ class WebhookLedger:
         else:
             with contextlib.suppress(NotFound):
                 self.client.delete(webhook_id, label)
+        self.shop.forget(webhook_id)
         with self._lock:
-            if self._known is not None:
-                self._known.pop(webhook_id, None)
             self._claimed.discard(webhook_id)
 
     def prune(self, webhook_id: str, label: str, owner: Optional[str]) -> bool:
@@ -272,7 +212,7 @@ class WebhookLedger:
         """An unclaimed webhook with the same identity, from a listing read at most once
         (again when ``fresh``): one this owner marks first, then an unmarked one, then
         another owner's (which ``_take_over`` refuses)."""
-        known = self._listed(fresh=fresh)
+        known = self.shop.listed(fresh=fresh)
         with self._lock:
             twins = [
                 live
@@ -282,26 +222,6 @@ class WebhookLedger:
         preference = {state.owner: 0, None: 1}
         twins.sort(key=lambda live: preference.get(live.state.owner, 2))
         return twins[0] if twins else None
-
-    def _listed(self, *, fresh: bool = False) -> dict[str, LiveWebhook]:
-        """The shop's webhooks by id: listed once per process (again when ``fresh``), then
-        kept current by this process's own writes."""
-        with self._listing:  # the engine's threads call at once: list only once
-            with self._lock:
-                stale = fresh or self._known is None
-            if stale:
-                listing = self.client.list()
-                with self._lock:
-                    self._known = {live.id: live for live in listing.webhooks}
-                    self._unmanageable = listing.unmanageable
-        with self._lock:
-            return dict(self._known or {})
-
-    def _remember(self, live: LiveWebhook) -> LiveWebhook:
-        with self._lock:
-            if self._known is not None:
-                self._known[live.id] = live
-        return live
 
 
 _LEDGERS: dict[ConnectionSettings, WebhookLedger] = {}

@@ -12,9 +12,9 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from .delivery import TEST_HEADER, mask
+from ..core.rules import is_loopback_host
+from .builder import TEST_HEADER, mask
 from .receive import Delivery, DeliveryError, parse
-from .rules import is_loopback_host
 
 MAX_BODY_BYTES = 10_000_000
 

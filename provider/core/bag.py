@@ -2,7 +2,7 @@
 
 ``event``, ``label``, ``enabled``, ``targets`` (each ``{url, format, fields}``), ``delay``,
 ``adoptId`` and ``owner``. Nothing here validates or normalises (that is
-:class:`provider.model.WebhookState`'s one job), and nothing here needs pydantic: the program's
+:class:`provider.core.model.WebhookState`'s one job), and nothing here needs pydantic: the program's
 resources and a provider process's unchanged ``check`` and ``diff`` use only this module.
 """
 

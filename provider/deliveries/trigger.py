@@ -2,7 +2,7 @@
 
 Shoprenter documents no retry and exposes no delivery log, so a target that does not answer
 loses orders silently. :func:`send` makes one delivery in Shoprenter's wire format
-(:mod:`provider.delivery`) and reports the answer as an :class:`Outcome`: a ``2xx`` is a
+(:mod:`provider.deliveries.builder`) and reports the answer as an :class:`Outcome`: a ``2xx`` is a
 delivery; a refused connection, a TLS failure, a timeout, a redirect (Shoprenter is not known
 to follow one) or any other status is named in one line. It serves:
 
@@ -13,7 +13,7 @@ to follow one) or any other status is named in one line. It serves:
 * the simulator's deliveries, which are the same request without the test header.
 
 A URL is shown with its query string and credentials masked
-(:func:`provider.delivery.mask`): a target's URL usually carries its secret.
+(:func:`provider.deliveries.builder.mask`): a target's URL usually carries its secret.
 """
 
 from __future__ import annotations
@@ -25,11 +25,18 @@ from typing import Optional
 
 import requests
 
-from .delivery import FIELD_NAME, TEST_HEADER, USER_AGENT, Format, mask, payload, render
-from .errors import ShoprenterError, status_text
-from .model import Target, WebhookState
-
-DEFAULT_TIMEOUT_SECONDS = 10.0
+from ..core.errors import ShoprenterError, status_text
+from ..core.model import Target, WebhookState
+from .builder import (
+    DEFAULT_TIMEOUT_SECONDS,
+    FIELD_NAME,
+    TEST_HEADER,
+    USER_AGENT,
+    Format,
+    mask,
+    payload,
+    render,
+)
 
 
 @dataclass(frozen=True)

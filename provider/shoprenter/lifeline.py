@@ -10,7 +10,7 @@ from inside the provider, so that they hold with whatever plugin host started it
   slot went on creating webhooks that no engine would ever record. :func:`hold_on` keeps one
   idle connection to the engine's address on a daemon thread; the kernel closes it the moment
   the engine dies. From then on :func:`pause`, which every pacer wait and retry backoff goes
-  through, raises :class:`~provider.errors.EngineGone` instead of letting a call start; a call
+  through, raises :class:`~provider.core.errors.EngineGone` instead of letting a call start; a call
   already on the wire has :data:`GRACE_SECONDS` to finish, and then the process exits.
 * **A provider has no voice.** The SDK gives a dynamic provider no way to warn; :func:`warn`
   sends a warning through the engine's own service at that same address.
@@ -42,7 +42,7 @@ import types
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import EngineGone
+from ..core.errors import EngineGone
 
 SERVER_MODULE = "pulumi.dynamic.__main__"
 LANGUAGE_HOST_EXEC = "pulumi-language-python-exec"

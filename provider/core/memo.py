@@ -39,12 +39,18 @@ def key_of(*parts: Any) -> str:
 
 @functools.cache
 def this_code() -> str:
-    """A digest of this package's files: what a release is, and what any edit of a checkout
+    """A digest of this package's code: what a release is, and what any edit of a checkout
     changes (its version alone does not)."""
+    return code_digest(Path(__file__).resolve().parent.parent)
+
+
+def code_digest(package: Path) -> str:
+    """A digest of every file of ``package``, its rooms' (subpackages') too, by path."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.iterdir()):
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            name = path.relative_to(package).as_posix()
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

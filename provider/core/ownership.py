@@ -8,7 +8,7 @@ webhook is labelled ``ERP sync [pulumi:agency/prod]``: the declared label, a spa
 ``[pulumi:OWNER]``.
 
 :func:`mark` and :func:`split` are the two halves of the one normalisation
-(:mod:`provider.model`): the declared label, the outputs and the diff never carry the marker;
+(:mod:`provider.core.model`): the declared label, the outputs and the diff never carry the marker;
 only the API body and answer do. ``split(mark(label, owner)) == (label, owner)`` for every
 label, because only the last marker is ever read.
 

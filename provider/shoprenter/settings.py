@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
-from .errors import SettingsError
-from .rules import require_secure_url
+from ..core.errors import SettingsError
+from ..core.rules import require_secure_url
 
 CONFIG_NAMESPACE = "shoprenter"
 DEFAULT_REQUESTS_PER_SECOND = 3.0

@@ -12,7 +12,18 @@ import functools
 import json
 from collections.abc import Iterable
 from importlib import resources
-from typing import Optional
+from typing import Literal, Optional
+
+# The events Shoprenter documents: a webhook's ``event``, and the keys of the field tables.
+Event = Literal[
+    "order_confirm",
+    "order_status_change",
+    "newsletter_subscribe",
+    "newsletter_unsubscribe",
+    "newsletter_update_subscriber",
+    "abandoned_cart",
+]
+EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 
 
 @functools.cache
