@@ -49,9 +49,24 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     commands.add_parser(
         "fleet", help="one operation over many shops' stacks (fleet --help)", add_help=False
     )
-    exporting = commands.add_parser(
-        "export", help="write the shop's webhooks as declarations (usable as webhooksFile)"
+    add_export_arguments(
+        commands.add_parser(
+            "export", help="write the shop's webhooks as declarations (usable as webhooksFile)"
+        )
     )
+    add_trigger_arguments(
+        commands.add_parser(
+            "trigger",
+            help="send test deliveries: to a stack's declared targets, or EVENT to one --url",
+        )
+    )
+    listening = commands.add_parser("listen", help="print each delivery arriving on this machine")
+    listening.add_argument("--port", type=int, default=8000)
+    listening.add_argument("--host", default="127.0.0.1")
+    return parser.parse_args(argv)
+
+
+def add_export_arguments(exporting: argparse.ArgumentParser) -> None:
     exporting.add_argument(
         "--output", "-o", help="write to this file (mode 0600) instead of stdout"
     )
@@ -69,10 +84,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         metavar="webhooks-file|stack-config",
         help="a webhooksFile document, or the config block for Pulumi.<stack>.yaml",
     )
-    triggering = commands.add_parser(
-        "trigger",
-        help="send test deliveries: to a stack's declared targets, or EVENT to one --url",
-    )
+
+
+def add_trigger_arguments(triggering: argparse.ArgumentParser) -> None:
     triggering.add_argument("event", nargs="?", choices=EVENTS, help="with --url: the event")
     triggering.add_argument("--stack", help="the stack whose declared targets get a delivery")
     triggering.add_argument(
@@ -82,10 +96,6 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     triggering.add_argument("--format", choices=("json", "xml"), default="json")
     triggering.add_argument("--fields", default="", help="with --url: field names, a,b,...")
     triggering.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
-    listening = commands.add_parser("listen", help="print each delivery arriving on this machine")
-    listening.add_argument("--port", type=int, default=8000)
-    listening.add_argument("--host", default="127.0.0.1")
-    return parser.parse_args(argv)
 
 
 class StackConfig:

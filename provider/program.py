@@ -131,24 +131,13 @@ def report(inventory: WebhookInventory, registrations: list[Registration], owner
     The record is the inventory's as of the last refresh; what this run's declarations take
     over (an ``adoptId``, a twin) is no longer unmanaged, whatever the record says.
     """
-    twins = [r.twin for r in registrations]
-    listed = inventory.unmanaged  # None: this stack has not listed the shop yet
-    # A state from before `held` was kept has none: in a preview that reads as unknown, which
-    # must not silence the report (None: no declaration known to be held).
-    held = inventory.held.apply(
-        lambda h: h if isinstance(h, dict) else None, run_with_unknowns=True
-    )
-    # (unmanaged, taken over by this run), by the declarations the stack holds already.
-    parts = pulumi.Output.all(listed, held).apply(
-        lambda both: _partition(both[0] or [], adopting(registrations), twins, both[1])
-    )
-    unmanaged = parts.apply(lambda both: both[0])
+    parts = _unmanaged_and_taken_over(inventory, registrations)
     warn_listing = _warner(owner)
-    unmanaged.apply(
-        warn_listing(
+    parts.apply(
+        lambda both: warn_listing(
             "{count} webhooks on the shop are not managed by this stack (as of the last "
             "refresh; see the stack output unmanaged)"
-        )
+        )(both[0])
     )
     parts.apply(
         lambda both: warn_listing(
@@ -160,13 +149,29 @@ def report(inventory: WebhookInventory, registrations: list[Registration], owner
     shown = ("id", "event", "label", "host", "owner")
     pulumi.export(
         "unmanaged",
-        pulumi.Output.all(listed, unmanaged).apply(
+        pulumi.Output.all(inventory.unmanaged, parts).apply(
             lambda both: (
                 NOT_LISTED
-                if both[0] is None
-                else [{key: e.get(key) for key in shown} for e in both[1]]
+                if both[0] is None  # this stack has not listed the shop yet
+                else [{key: e.get(key) for key in shown} for e in both[1][0]]
             )
         ),
+    )
+
+
+def _unmanaged_and_taken_over(
+    inventory: WebhookInventory, registrations: list[Registration]
+) -> pulumi.Output[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """The inventory's record split by this run's declarations: (still unmanaged, taken over
+    by this run), judged by the declarations the stack holds already."""
+    twins = [r.twin for r in registrations]
+    # A state from before `held` was kept has none: in a preview that reads as unknown, which
+    # must not silence the report (None: no declaration known to be held).
+    held = inventory.held.apply(
+        lambda h: h if isinstance(h, dict) else None, run_with_unknowns=True
+    )
+    return pulumi.Output.all(inventory.unmanaged, held).apply(
+        lambda both: _partition(both[0] or [], adopting(registrations), twins, both[1])
     )
 
 

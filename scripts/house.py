@@ -7,7 +7,7 @@ Read from the code with :mod:`ast` (nothing is imported):
 * the arrows that run back up: a module that imports a package above it (its ``__init__``);
 * the levels: the longest chain of the other arrows from a module down to one that imports
   nothing of the package (a cycle would make it endless, so it is reported instead);
-* the longest class, and every function longer than :data:`LONG` lines.
+* the longest class, and every function longer than :data:`LONG` lines (docstrings aside).
 """
 
 from __future__ import annotations
@@ -108,15 +108,26 @@ def main() -> None:
         print(f"  {name}: {lines}")
 
 
+def docstring_lines(node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """The lines of a definition's own docstring (not counted: they explain, they do not do)."""
+    first = node.body[0] if node.body else None
+    if not isinstance(first, ast.Expr) or first.end_lineno is None:
+        return 0
+    text = first.value.value if isinstance(first.value, ast.Constant) else None
+    return first.end_lineno - first.lineno + 1 if isinstance(text, str) else 0
+
+
 def lengths(known: dict[str, Module]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """(class, lines) and (function, lines) for every definition of the package."""
+    """(class, lines) and (function, lines) for every definition of the package, each without
+    its own docstring."""
     classes: list[tuple[str, int]] = []
     functions: list[tuple[str, int]] = []
     for name, module in known.items():
         for node in ast.walk(ast.parse(module.path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno is not None
-                entry = (f"{name}.{node.name}", node.end_lineno - node.lineno + 1)
+                lines = node.end_lineno - node.lineno + 1
+                entry = (f"{name}.{node.name}", lines - docstring_lines(node))
                 (classes if isinstance(node, ast.ClassDef) else functions).append(entry)
     return classes, functions
 
