@@ -43,11 +43,12 @@ act: setup tools  ## only the tests that run the GitHub workflow with act
 	scripts/pulumi-cli >/dev/null
 	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -m act
 
-lint: setup  ## ruff (lint and format), mypy, and the import contracts between the rooms
+lint: setup  ## ruff (lint and format), mypy, the import contracts between the rooms, the docs site
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 check: lint test  ## what CI runs
 

@@ -1,5 +1,5 @@
-"""The README's Layout table names every module of the package, in its room, and no module
-that is gone: checked against the files, so it cannot go stale."""
+"""The Layout table of docs/development.md names every module of the package, in its room,
+and no module that is gone: checked against the files, so it cannot go stale."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ PACKAGE = ROOT / "provider"
 
 
 def layout_table() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    return readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    return page.split("## Layout", 1)[1].split("\n## ", 1)[0]
 
 
 def named_in(table: str) -> set[str]:
@@ -43,5 +43,5 @@ def test_the_layout_names_every_module_of_every_room() -> None:
         if path.is_file() and "__pycache__" not in path.parts and path.name != "__init__.py"
     }
     named = named_in(layout_table())
-    assert files - named == set(), "modules the README's Layout does not name"
-    assert named - files == set(), "the README's Layout names modules that are gone"
+    assert files - named == set(), "modules the docs' Layout does not name"
+    assert named - files == set(), "the docs' Layout names modules that are gone"

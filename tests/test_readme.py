@@ -1,5 +1,6 @@
-"""The README is a contract: every shell block it shows runs, in order, as a person would run
-it, against the simulator, with each plugin set.
+"""The README and the docs pages are a contract: every shell block they show runs, in order
+(the README, then the pages in the site's order), as a person would run it, against the
+simulator, with each plugin set.
 
 The walk happens in a copy of this repository (its tracked files, times kept, the virtualenv
 linked), with the virtualenv and the CLI on ``PATH`` as the README asks. Only what the README
@@ -35,6 +36,8 @@ from tests.helpers import api_body, labels, serving
 pytestmark = pytest.mark.engine
 
 README = ROOT / "README.md"
+# Where the example declaration a person declares is (step 3 of "A real shop" points at it).
+DECLARING = ROOT / "docs" / "declaring.md"
 README_ADDRESS = "127.0.0.1:8765"
 # Commands the README shows that this walk does not run, and why.
 NOT_RUN_HERE = {
@@ -42,6 +45,12 @@ NOT_RUN_HERE = {
     "make check": "what .ci/run runs: make lint (run here) and make test",
     "make bench": "minutes of measuring that assert nothing; docs/benchmarks.md has its figures",
 }
+
+
+def pages() -> list[Path]:
+    """The README, then every page of the documentation site in its navigation's order."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    return [README, *(ROOT / "docs" / next(iter(entry.values())) for entry in nav)]
 
 
 def shell_blocks(text: str) -> list[list[str]]:
@@ -54,9 +63,9 @@ def shell_blocks(text: str) -> list[list[str]]:
 
 
 def declared_webhooks(text: str) -> list[dict[str, Any]]:
-    """The webhooks of the README's example declaration (its first ```yaml block)."""
+    """The webhooks of the example declaration (the page's first ```yaml block)."""
     block = re.search(r"^```yaml\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
-    assert block, "the README lost its example declaration"
+    assert block, "docs/declaring.md lost its example declaration"
     webhooks: list[dict[str, Any]] = yaml.safe_load(block[1])["config"][
         "shoprenter-webhooks:webhooks"
     ]
@@ -190,7 +199,7 @@ def a_released_wheel(walk: Walk) -> None:
 
 def declare_the_example(walk: Walk) -> None:
     """Step 3: "Declare the webhooks (above) in Pulumi.production.yaml"."""
-    walk.edit_stack_config("shoprenter-webhooks:webhooks", declared_webhooks(README.read_text()))
+    walk.edit_stack_config("shoprenter-webhooks:webhooks", declared_webhooks(DECLARING.read_text()))
 
 
 TRIGGER_STACK = "python -m provider trigger --stack production --webhook erp-orders"
@@ -198,7 +207,7 @@ TRIGGER_STACK = "python -m provider trigger --stack production --webhook erp-ord
 
 def erp_listens_here(walk: Walk) -> None:
     """The declared target answers: erp-orders points at the README's local listener."""
-    webhooks = declared_webhooks(README.read_text())
+    webhooks = declared_webhooks(DECLARING.read_text())
     for webhook in webhooks:
         if webhook["name"] == "erp-orders":
             webhook["url"] = f"http://127.0.0.1:{walk.listen_port}/erp?key=erp-secret"
@@ -292,8 +301,8 @@ def walk(tmp_path: Path, pulumi_path: Path, request: pytest.FixtureRequest) -> I
         walking.stop()
 
 
-def test_every_shell_block_of_the_readme_runs(walk: Walk) -> None:
-    blocks = shell_blocks(README.read_text(encoding="utf-8"))
+def test_every_shell_block_of_the_readme_and_the_docs_runs(walk: Walk) -> None:
+    blocks = [block for page in pages() for block in shell_blocks(page.read_text("utf-8"))]
     ran: list[str] = []
     opened: set[str] = set()  # the first lines of the blocks run so far: a situation is made once
     for lines in blocks:
