@@ -17,7 +17,13 @@ from provider.core.model import WebhookState
 from provider.deliveries.builder import TEST_HEADER, mask
 from provider.deliveries.listen import Listener
 from provider.deliveries.receive import parse
-from provider.deliveries.trigger import TargetUnready, send, targets_to_verify, verify
+from provider.deliveries.trigger import (
+    TargetUnready,
+    proxy_for,
+    send,
+    targets_to_verify,
+    verify,
+)
 from sandbox.simulator.receiver import Receiver
 from tests.helpers import package_command
 
@@ -169,3 +175,50 @@ def test_listen_prints_each_delivery_parsed_and_refuses_the_rest() -> None:
 def test_listen_serves_loopback_only() -> None:
     with pytest.raises(ValueError, match="listen serves loopback addresses only"):
         Listener("0.0.0.0", 0)
+
+
+@pytest.mark.parametrize(
+    ("variables", "url", "proxy"),
+    [
+        ({}, "https://erp.example.com/sr", None),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128"},
+            "https://erp.example.com/sr",
+            "http://proxy.corp:3128",
+        ),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128"}, "http://erp.example.com/sr", None),
+        (
+            {"HTTP_PROXY": "http://proxy.corp:3128"},
+            "http://erp.example.com/sr",
+            "http://proxy.corp:3128",
+        ),
+        (
+            {"ALL_PROXY": "http://proxy.corp:3128"},
+            "https://erp.example.com/sr",
+            "http://proxy.corp:3128",
+        ),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "example.com,localhost"},
+            "https://erp.example.com/sr",
+            None,
+        ),
+    ],
+    ids=[
+        "direct",
+        "https-proxy",
+        "https-proxy-not-for-http",
+        "http-proxy",
+        "all-proxy",
+        "no-proxy",
+    ],
+)
+def test_a_delivery_goes_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], url: str, proxy: str | None
+) -> None:
+    """As requests and curl read the environment: a CI runner behind a proxy still delivers."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        for spelled in (name, name.lower()):
+            monkeypatch.delenv(spelled, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert proxy_for(url) == proxy

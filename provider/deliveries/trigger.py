@@ -18,12 +18,23 @@ A URL is shown with its query string and credentials masked
 
 from __future__ import annotations
 
+import functools
+import os
 import time
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import urlsplit
 
-import requests
+import urllib3
+from urllib3.exceptions import (
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+    TimeoutError,
+)
 
 from ..core.errors import ShoprenterError, status_text
 from ..core.model import Target, WebhookState
@@ -69,32 +80,64 @@ def send(
     headers = {"User-Agent": USER_AGENT, **({TEST_HEADER: "1"} if test else {})}
     started = time.monotonic()
     try:
-        response = requests.post(
+        response = _pool(proxy_for(url)).request(
+            "POST",
             url,
-            files={FIELD_NAME: (None, body)},
+            fields={FIELD_NAME: body},  # multipart/form-data, as Shoprenter (PHP's curl) sends
             headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            redirect=False,
+            retries=False,
         )
-    except requests.RequestException as error:
+    except HTTPError as error:
         return Outcome(url, format, _failure(error, timeout), time.monotonic() - started, False)
     seconds = time.monotonic() - started
-    answer = f"HTTP {status_text(response.status_code)}"
-    if response.is_redirect:
-        where = mask(response.headers.get("Location", "?"))
-        return Outcome(url, format, f"{answer}: a redirect to {where}", seconds, False)
-    return Outcome(url, format, answer, seconds, response.ok)
+    answer = f"HTTP {status_text(response.status)}"
+    location = response.get_redirect_location()
+    if location:
+        return Outcome(url, format, f"{answer}: a redirect to {mask(location)}", seconds, False)
+    return Outcome(url, format, answer, seconds, 200 <= response.status < 300)
 
 
-def _failure(error: requests.RequestException, timeout: float) -> str:
+def proxy_for(url: str) -> Optional[str]:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``, less ``NO_PROXY``), as requests and curl read them; ``None``: direct."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
+@functools.cache
+def _pool(proxy: Optional[str]) -> urllib3.PoolManager:
+    """One connection pool per proxy (``None``: direct) for this process's deliveries, with
+    the CA bundle requests would use: ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else
+    certifi's, else the system's."""
+    ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not ca_certs:
+        try:
+            import certifi  # noqa: PLC0415 (installed with the provider, not by a receiver)
+        except ImportError:
+            ca_certs = None
+        else:
+            ca_certs = certifi.where()
+    if proxy:
+        return urllib3.ProxyManager(proxy, ca_certs=ca_certs)
+    return urllib3.PoolManager(ca_certs=ca_certs)
+
+
+def _failure(error: HTTPError, timeout: float) -> str:
     """What went wrong before any answer, in a few words (never the URL)."""
-    if isinstance(error, requests.exceptions.SSLError):
+    if isinstance(error, SSLError):
         return "TLS failure (certificate or handshake refused)"
-    if isinstance(error, requests.Timeout):
-        return f"no answer within {timeout:g} s"
-    if isinstance(error, requests.ConnectionError):
+    # Before the timeouts: urllib3's NewConnectionError is a kind of ConnectTimeoutError.
+    if isinstance(error, (NewConnectionError, ProtocolError)):
         refused = "refused" in str(error).lower() or "Errno 111" in str(error)
         return "connection refused" if refused else "could not connect (name or network)"
+    if isinstance(error, TimeoutError):
+        return f"no answer within {timeout:g} s"
     return f"the request failed ({type(error).__name__})"
 
 
