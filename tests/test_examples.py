@@ -78,6 +78,8 @@ def test_the_gitlab_pipeline_runs_the_fleet_per_stage() -> None:
         operations[name] = [fleet.parse_args(command).operation for command in commands]
     assert operations == {"preview": ["preview"], "up": ["refresh", "up"], "drift": ["drift"]}
     assert pipeline["up"]["resource_group"]  # one pipeline at a time applies
+    # The command a repository made from the fleet template has: the pinned package's script.
+    assert pipeline["variables"]["FLEET"] == ".venv/bin/shoprenter-webhooks fleet"
 
 
 def test_the_operator_stack_reconciles_continuously_and_never_destroys() -> None:
