@@ -99,7 +99,8 @@ def add_trigger_arguments(triggering: argparse.ArgumentParser) -> None:
 
 
 class StackConfig:
-    """A stack's config as the program reads it (:class:`provider.core.declarations.ConfigSource`)."""
+    """A stack's config as the program reads it
+    (:class:`provider.core.declarations.ConfigSource`)."""
 
     def __init__(self, config: dict[str, Any], namespace: str) -> None:
         self.config, self.namespace = config, namespace
