@@ -191,12 +191,19 @@ def sample_subscriber(number: int = 1) -> Document:
 
 
 def payload(event: str, fields: Iterable[str] = (), number: int = 1) -> Document:
-    """The payload Shoprenter delivers for ``event``, limited to ``fields`` (none: every
-    documented field of the event)."""
+    """The payload of a test delivery of ``event``: a sample record (see :func:`document`)."""
+    record = sample_subscriber(number) if is_newsletter(event) else sample_order(number)
+    return document(event, record, fields)
+
+
+def document(event: str, record: Document, fields: Iterable[str] = ()) -> Document:
+    """The payload Shoprenter delivers for ``event`` about ``record`` (an order or a
+    subscriber, every key set), limited to ``fields`` (none: every documented field of the
+    event). The simulator's live deliveries and ``replay``'s rebuilt ones come through here."""
     names = set(fields) or set(documented_fields().get(event, ()))
     if is_newsletter(event):
-        return {"newsletter": {"subscriber": [_select(sample_subscriber(number), names)]}}
-    return {"orders": {"order": [_select(sample_order(number), names)]}}
+        return {"newsletter": {"subscriber": [_select(record, names)]}}
+    return {"orders": {"order": [_select(record, names)]}}
 
 
 def _select(record: Document, names: set[str]) -> Document:

@@ -22,7 +22,7 @@ import functools
 import os
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlsplit
@@ -75,16 +75,29 @@ def send(
     test: bool = True,
     number: int = 1,
 ) -> Outcome:
-    """Deliver ``event`` to ``url`` once, as Shoprenter does (``test``: marked as a test)."""
+    """Deliver a sample of ``event`` to ``url`` once, as Shoprenter does (``test``: marked as
+    a test)."""
     body = render(payload(event, fields, number), format)
-    headers = {"User-Agent": USER_AGENT, **({TEST_HEADER: "1"} if test else {})}
+    return deliver(url, body, format, {TEST_HEADER: "1"} if test else {}, timeout=timeout)
+
+
+def deliver(
+    url: str,
+    body: str,
+    format: Format,
+    headers: Mapping[str, str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Outcome:
+    """POST ``body`` (a rendered payload) to ``url`` once in Shoprenter's wire format, with
+    ``headers`` beside its own; only a ``2xx`` counts as delivered."""
     started = time.monotonic()
     try:
         response = _pool(proxy_for(url)).request(
             "POST",
             url,
             fields={FIELD_NAME: body},  # multipart/form-data, as Shoprenter (PHP's curl) sends
-            headers=headers,
+            headers={"User-Agent": USER_AGENT, **headers},
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             redirect=False,
             retries=False,

@@ -74,4 +74,25 @@ class SimulatorControl:
         self._call("POST", "tokens/revoke")
 
     def place_order(self, **order: Any) -> list[dict[str, Any]]:
+        """Place an order (``number``, ``at``, ``status``; see
+        :func:`sandbox.simulator.delivery.place_order`): delivers its event."""
         return list(self._call("POST", "orders", order))
+
+    def change_status(self, number: int, **change: Any) -> list[dict[str, Any]]:
+        """Move order ``number`` to ``status`` (``at``, ``comment``): delivers
+        ``order_status_change``."""
+        return list(self._call("POST", f"orders/{number}/status", change))
+
+    def orders(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "orders"))
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """What the shop delivered or tried to, in order (an outage's failures included)."""
+        return list(self._call("GET", "deliveries"))
+
+    def take_down(self, url: str, seconds: Optional[float] = None) -> None:
+        """Deliveries to URLs starting with ``url`` fail, as if its receiver were down."""
+        self._call("POST", "outages", {"url": url, "seconds": seconds})
+
+    def bring_up(self, url: str) -> None:
+        self._call("POST", "outages/end", {"url": url})

@@ -1,14 +1,20 @@
-"""The simulator's HTTP face: Shoprenter's token endpoint and webHooks API on loopback.
+"""The simulator's HTTP face: Shoprenter's token endpoint and API on loopback.
 
 API routes (under ``/api`` for OAuth bases, or at the root for legacy Basic bases):
-``POST /{shop}/app/token``, ``GET|POST /webHooks``, ``GET|PUT|DELETE /webHooks/{id}``.
-Answers are XML unless the request accepts ``application/json``, as Shoprenter's are.
+``POST /{shop}/app/token``, ``GET|POST /webHooks``, ``GET|PUT|DELETE /webHooks/{id}``, and
+the order resources a rebuild of a delivery reads (``GET`` only, see
+:mod:`sandbox.simulator.orders`): ``/orderExtend``, ``/orderHistories``,
+``/orderStatusDescriptions``, each a collection with its documented filters or one item by id.
+Answers are XML unless the request accepts ``application/json``, as Shoprenter's are; every
+API route shares the one rate limit.
 
 Control routes for tests, demos and benchmarks (never rate-limited or logged):
 ``POST /_sim/reset``, ``GET|POST /_sim/settings``, ``POST /_sim/faults``,
 ``POST /_sim/tokens/revoke``, ``GET /_sim/requests``, ``GET|POST /_sim/webhooks``,
 ``PATCH|DELETE /_sim/webhooks/{id}`` (out-of-band edits, as in the admin),
-``POST /_sim/orders`` (place an order: deliver ``order_confirm`` webhooks),
+``GET|POST /_sim/orders`` (place an order: deliver ``order_confirm`` or ``abandoned_cart``),
+``POST /_sim/orders/{number}/status`` (deliver ``order_status_change``),
+``POST /_sim/outages`` and ``/_sim/outages/end`` (a target down, then up again),
 ``GET /_sim/deliveries``.
 """
 
@@ -22,17 +28,22 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from provider.deliveries.builder import xml_text
 
 from ..loopback import BackgroundServer
-from .delivery import place_order
-from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Settings, Shop
+from .delivery import change_status, place_order
+from .orders import Filtered, order_items, order_summary
+from .shop import DEFAULT_PAGE_LIMIT, ApiError, Fault, Settings, Shop, paged
 
 TOKEN_PATH = re.compile(r"^/(?P<shop>[^/]+)/app/token$")
-API_PATH = re.compile(r"^(?P<base>/api)?/webHooks(?:/(?P<id>[^/]+))?$")
+API_PATH = re.compile(
+    r"^(?P<base>/api)?/(?P<resource>webHooks|orderExtend|orderHistories|orderStatusDescriptions)"
+    r"(?:/(?P<id>[^/]+))?$"
+)
 CONTROL_WEBHOOK_PATH = re.compile(r"^/_sim/webhooks/(?P<id>[^/]+)$")
+CONTROL_STATUS_PATH = re.compile(r"^/_sim/orders/(?P<number>[0-9]+)/status$")
 MAX_BODY_BYTES = 1_000_000
 
 
@@ -114,55 +125,85 @@ class Handler(BaseHTTPRequestHandler):
         shop.admit()
         shop.authenticate(self.headers.get("Authorization", ""))
         base = f"http://{self.headers.get('Host')}{match['base'] or ''}"
-        webhook_id = unquote(match["id"]) if match["id"] else None
-        if webhook_id is None:
+        item_id = unquote(match["id"]) if match["id"] else None
+        if match["resource"] != "webHooks":
+            if method != "GET":
+                raise ApiError(405, None, f"{method} is not allowed on {path}")
+            return 200, self._order_resource(base, match["resource"], item_id, query)
+        return self._webhooks(method, path, base, item_id, query=query, raw=raw)
+
+    def _webhooks(
+        self,
+        method: str,
+        path: str,
+        base: str,
+        item_id: Optional[str],
+        *,
+        query: dict[str, list[str]],
+        raw: bytes,
+    ) -> tuple[int, Any]:
+        shop = self.server.shop
+        if item_id is None:
             if method == "GET":
-                return 200, self._collection(base, query)
+                return 200, self._webhook_collection(base, query)
             if method == "POST":
                 created = shop.create(_json_body(raw, self.headers.get("Content-Type")))
                 return 201, _present(created, base, shop.settings)
         else:
             if method == "GET":
-                return 200, _present(shop.get(webhook_id), base, shop.settings)
+                return 200, _present(shop.get(item_id), base, shop.settings)
             if method == "PUT":
                 body = _json_body(raw, self.headers.get("Content-Type"))
-                return 200, _present(shop.replace(webhook_id, body), base, shop.settings)
+                return 200, _present(shop.replace(item_id, body), base, shop.settings)
             if method == "DELETE":
-                shop.delete(webhook_id)
+                shop.delete(item_id)
                 return 204, None
         raise ApiError(405, None, f"{method} is not allowed on {path}")
 
-    def _collection(self, base: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    def _webhook_collection(self, base: str, query: dict[str, list[str]]) -> dict[str, Any]:
         shop = self.server.shop
-        try:
-            page = int(query.get("page", ["0"])[0])
-            limit = int(query.get("limit", [str(DEFAULT_PAGE_LIMIT)])[0])
-        except ValueError:
-            raise ApiError(400, 40005, "page and limit must be numbers") from None
-        full = query.get("full", ["0"])[0] == "1"
+        page, limit, full = _paging(query, frozenset())
         records, page_count = shop.page(page, limit)
-        collection = f"{base}/webHooks"
+        items = [
+            _present(record, base, shop.settings)
+            if full
+            else {"href": f"{base}/webHooks/{record['id']}"}
+            for record in records
+        ]
+        # As the /webHooks fixture: page and limit as strings (pageCount too, as a string).
+        envelope = _envelope(
+            f"{base}/webHooks", query, page=page, limit=limit, page_count=page_count, items=items
+        )
+        return {**envelope, "page": str(page), "limit": str(limit), "pageCount": str(page_count)}
 
-        def link(number: int) -> dict[str, str]:
-            suffix = "&full=1" if full else ""
-            return {"href": f"{collection}?page={number}&limit={limit}{suffix}"}
-
-        return {
-            "href": link(page)["href"],
-            "page": str(page),
-            "limit": str(limit),
-            "pageCount": str(page_count),
-            "first": link(0),
-            "previous": link(page - 1) if page > 0 else None,
-            "next": link(page + 1) if page + 1 < page_count else None,
-            "last": link(page_count - 1),
-            "items": [
-                _present(record, base, shop.settings)
-                if full
-                else {"href": f"{collection}/{record['id']}"}
-                for record in records
-            ],
-        }
+    def _order_resource(
+        self, base: str, resource: str, item_id: Optional[str], query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """``/orderExtend``, ``/orderHistories`` and ``/orderStatusDescriptions``: a page
+        with the documented filters, or one item by id."""
+        shop = self.server.shop
+        filters = ORDER_FILTERS[resource]
+        if item_id is not None:
+            items = order_items(shop.order_list(), base, resource, {})
+            found = [item for item in items if item["id"] == item_id]
+            if not found:
+                raise ApiError(404, 40401, f"{resource} {item_id} not found")
+            return found[0]
+        page, limit, full = _paging(query, filters)
+        chosen = {key: values[0] for key, values in query.items() if key in filters}
+        try:
+            items = order_items(shop.order_list(), base, resource, chosen)
+        except ValueError as error:
+            raise ApiError(400, 40005, str(error)) from None
+        records, page_count = paged(items, page, limit)
+        shown = records if full else [{"href": item["href"]} for item in records]
+        envelope = _envelope(
+            f"{base}/{resource}", query, page=page, limit=limit, page_count=page_count, items=shown
+        )
+        if shop.settings.orderPaging == "strings":  # as the /orders fixture
+            del envelope["pageCount"]
+            return {**envelope, "page": str(page), "limit": str(limit)}
+        return envelope
 
     def _answer_control(self, method: str, path: str, raw: bytes) -> None:
         shop = self.server.shop
@@ -186,11 +227,17 @@ class Handler(BaseHTTPRequestHandler):
             ("GET", "/_sim/webhooks"): shop.all,
             ("POST", "/_sim/webhooks"): lambda: shop.create(body),
             ("POST", "/_sim/orders"): lambda: place_order(shop, body),
+            ("GET", "/_sim/orders"): lambda: [order_summary(o) for o in shop.order_list()],
             ("GET", "/_sim/deliveries"): lambda: list(shop.deliveries),
+            ("POST", "/_sim/outages"): lambda: shop.take_down(body["url"], body.get("seconds")),
+            ("POST", "/_sim/outages/end"): lambda: shop.bring_up(body["url"]),
         }
         route = routes.get((method, path))
         if route is not None:
             return 200, route()
+        status_match = CONTROL_STATUS_PATH.match(path)
+        if status_match and method == "POST":
+            return 200, change_status(shop, int(status_match["number"]), body)
         match = CONTROL_WEBHOOK_PATH.match(path)
         if match and method == "PATCH":
             return 200, shop.edit(unquote(match["id"]), body)
@@ -286,6 +333,57 @@ class Simulator(BackgroundServer):
 
     def token_url(self, shop: str = "demo") -> str:
         return f"{self.url}/{shop}/app/token"
+
+
+# The filters each order collection takes (the docs' resource pages).
+ORDER_FILTERS: dict[str, frozenset[str]] = {
+    "orderExtend": Filtered.KNOWN,
+    "orderHistories": frozenset({"orderId"}),
+    "orderStatusDescriptions": frozenset({"orderStatusId", "languageId"}),
+}
+
+
+def _paging(query: dict[str, list[str]], filters: frozenset[str]) -> tuple[int, int, bool]:
+    """``page``, ``limit`` and ``full`` of a collection request; any other parameter must be
+    one of the collection's ``filters`` (an unknown one is a 400, not silently ignored)."""
+    unknown = sorted(set(query) - {"page", "limit", "full"} - filters)
+    if unknown:
+        raise ApiError(400, 40005, f"unknown filter {unknown[0]}")
+    try:
+        page = int(query.get("page", ["0"])[0])
+        limit = int(query.get("limit", [str(DEFAULT_PAGE_LIMIT)])[0])
+    except ValueError:
+        raise ApiError(400, 40005, "page and limit must be numbers") from None
+    return page, limit, query.get("full", ["0"])[0] == "1"
+
+
+def _envelope(
+    collection: str,
+    query: dict[str, list[str]],
+    *,
+    page: int,
+    limit: int,
+    page_count: int,
+    items: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A collection page as the fixtures show it: numbers, links that keep the request's
+    filters, ``previous`` null on the first page and ``next`` null on the last."""
+    kept = {key: values[0] for key, values in query.items() if key not in ("page", "limit")}
+
+    def link(number: int) -> dict[str, str]:
+        return {"href": f"{collection}?{urlencode({**kept, 'page': number, 'limit': limit})}"}
+
+    return {
+        "href": link(page)["href"],
+        "page": page,
+        "limit": limit,
+        "pageCount": page_count,
+        "first": link(0),
+        "previous": link(page - 1) if page > 0 else None,
+        "next": link(page + 1) if page + 1 < page_count else None,
+        "last": link(page_count - 1),
+        "items": items,
+    }
 
 
 def _json_body(raw: bytes, content_type: Optional[str]) -> Any:

@@ -12,9 +12,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Optional
 
 from .limits import LIMITERS, Limiter, make_limiter
+from .orders import ABANDONED, STATUS_NAMES, HistoryEntry, PlacedOrder, new_order
 
 # The simulator's own reading of Shoprenter's documentation, kept apart from the provider's so
 # that a wrong list in the product is caught by the shop instead of confirmed by it: each event
@@ -65,6 +67,7 @@ class Settings:
     emptyDelay: str = "[]"  # how an absent delay reads back: "[]", "{}" or "missing"
     wrapResponse: bool = False  # wrap every JSON answer in {"response": …}
     retryAfter: Optional[float] = None  # send Retry-After (whole seconds) with 429 answers
+    orderPaging: str = "numbers"  # order collections' page/limit: "numbers" or "strings"
     credentials: dict[str, str] = field(
         default_factory=lambda: {
             "clientId": DEFAULT_CLIENT_ID,
@@ -126,6 +129,10 @@ class Shop:
             self._tokens: dict[str, tuple[str, float]] = {}
             self._limiter: Optional[Limiter] = None
             self._next_number = 1
+            self.orders: dict[int, PlacedOrder] = {}
+            self._next_history = 1
+            # Targets taken down by a test: URL prefix -> until when (monotonic; None: until up).
+            self.outages: dict[str, Optional[float]] = {}
 
     # -- control -------------------------------------------------------------------------
 
@@ -159,6 +166,58 @@ class Shop:
     def record(self, method: str, path: str, status: int) -> None:
         with self._lock:
             self.log.append({"method": method, "path": path, "status": status, "at": time.time()})
+
+    def take_down(self, url: str, seconds: Optional[float]) -> None:
+        """Deliveries to URLs starting with ``url`` fail, for ``seconds`` (``None``: until
+        :meth:`bring_up`), as if the receiver there were down."""
+        with self._lock:
+            self.outages[url] = None if seconds is None else time.monotonic() + seconds
+
+    def bring_up(self, url: str) -> None:
+        with self._lock:
+            self.outages.pop(url, None)
+
+    def is_down(self, url: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return any(
+                url.startswith(prefix) and (until is None or now < until)
+                for prefix, until in self.outages.items()
+            )
+
+    # -- orders --------------------------------------------------------------------------
+
+    def place(self, number: int, at: datetime, status: int) -> PlacedOrder:
+        """Keep a new order (status 0: an abandoned cart) placed at ``at``."""
+        if status not in STATUS_NAMES:
+            raise ApiError(400, None, f"no order status {status}")
+        with self._lock:
+            if number in self.orders:
+                raise ApiError(400, None, f"order {number} exists already")
+            order = new_order(number, at, status, self._next_history)
+            self._next_history += 1
+            self.orders[number] = order
+            return order
+
+    def change_status(
+        self, number: int, status: int, at: datetime, comment: str = ""
+    ) -> tuple[PlacedOrder, HistoryEntry]:
+        """Move an order to ``status`` at ``at``: a new history entry, the order updated."""
+        if status not in STATUS_NAMES or status == ABANDONED:
+            raise ApiError(400, None, f"an order cannot move to status {status}")
+        with self._lock:
+            order = self.orders.get(number)
+            if order is None:
+                raise ApiError(404, None, f"no order {number}")
+            entry = HistoryEntry(self._next_history, status, at, comment)
+            self._next_history += 1
+            order.history.append(entry)
+            order.status, order.updated = status, max(order.updated, at)
+            return order, entry
+
+    def order_list(self) -> list[PlacedOrder]:
+        with self._lock:
+            return sorted(self.orders.values(), key=lambda order: order.number)
 
     # -- auth ----------------------------------------------------------------------------
 
@@ -253,18 +312,22 @@ class Shop:
 
     def page(self, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """One page of webhooks and the page count; a page past the end is a 400."""
-        if limit < 1 or limit > MAX_PAGE_LIMIT:
-            raise ApiError(400, 40005, f"limit must be between 1 and {MAX_PAGE_LIMIT}")
-        with self._lock:
-            records = [dict(record) for record in self.webhooks.values()]
-        page_count = max(1, -(-len(records) // limit))
-        if page < 0 or page >= page_count:
-            raise ApiError(400, 40008, f"page {page} is out of range (0..{page_count - 1})")
-        return records[page * limit : (page + 1) * limit], page_count
+        return paged(self.all(), page, limit)
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(record) for record in self.webhooks.values()]
+
+
+def paged(records: list[Any], page: int, limit: int) -> tuple[list[Any], int]:
+    """One page of ``records`` and the page count, as strictly as a shop could check it:
+    ``limit`` 1 to 200, ``page`` from 0 to the last (an empty collection has page 0)."""
+    if limit < 1 or limit > MAX_PAGE_LIMIT:
+        raise ApiError(400, 40005, f"limit must be between 1 and {MAX_PAGE_LIMIT}")
+    page_count = max(1, -(-len(records) // limit))
+    if page < 0 or page >= page_count:
+        raise ApiError(400, 40008, f"page {page} is out of range (0..{page_count - 1})")
+    return records[page * limit : (page + 1) * limit], page_count
 
 
 def _fake_jwt(client_id: str) -> str:
