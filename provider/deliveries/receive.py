@@ -30,6 +30,8 @@ arithmetic and ``quantize`` never raise. The body's size is the web framework's 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 from collections.abc import Iterable
@@ -64,6 +66,7 @@ __all__ = [
     "OrderHistory",
     "OrderProduct",
     "Subscriber",
+    "delivery_key",
     "parse",
     "payload_of",
     "verify_token",
@@ -292,6 +295,57 @@ class Delivery(BaseModel):
 
     orders: Optional[list[Order]] = None
     subscribers: Optional[list[Subscriber]] = None
+
+    def keys(self, event: str) -> list[str]:
+        """The key of each record of this delivery of ``event`` (see :func:`delivery_key`)."""
+        records: list[Union[Order, Subscriber]] = [*(self.orders or []), *(self.subscribers or [])]
+        return [delivery_key(event, record) for record in records]
+
+
+def delivery_key(event: str, record: Union[Order, Subscriber]) -> str:
+    """The key of one delivery, the same for the live delivery and every replayed copy,
+    whatever the target's format and ``fields``: what a receiver remembers (see
+    :mod:`provider.deliveries.dedupe`) and ``replay`` sends as ``webhook-id``.
+
+    Shoprenter's deliveries carry no id, so the key is made of what they are about: the event
+    and the order (``order_confirm:12``), and for a status change the change, its status and
+    time (``order_status_change:12:3:2026-12-01T12:30:00``). A newsletter delivery's key is its
+    content (nothing else tells two apart; newsletter events are never replayed).
+
+    :raises DeliveryError: the target's ``fields`` left out what the key is made of (the
+        message names the fields to add).
+    """
+    if isinstance(record, Subscriber):
+        content = json.dumps(record.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return f"{event}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
+    order = _order_number(record)
+    if event != "order_status_change":
+        return f"{event}:{order}"
+    history = record.order_history
+    if history is None or not history.status or history.date_added is None:
+        raise DeliveryError(
+            "a status change is told apart by its status and time: add orderHistory_status "
+            "and orderHistory_dateAdded to the target's fields"
+        )
+    return f"{event}:{order}:{history.status}:{history.date_added.isoformat()}"
+
+
+def _order_number(order: Order) -> str:
+    """The order's number: ``innerId``, else the number in ``innerResourceId``."""
+    if order.inner_id:
+        return order.inner_id
+    resource = (order.inner_resource_id or "").rpartition("/")[2]
+    try:
+        decoded = base64.b64decode(resource, validate=True).decode()
+    except ValueError:
+        decoded = ""
+    number = decoded.rpartition("=")[2]
+    if not (resource and number.isdigit()):
+        raise DeliveryError(
+            "the delivery does not say which order it is about: add order_innerId to the "
+            "target's fields"
+        )
+    return number
 
 
 def parse(body: bytes, content_type: str) -> Delivery:
