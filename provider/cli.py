@@ -32,7 +32,8 @@ from .core.payload import EVENTS
 from .deliveries.builder import DEFAULT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
-    from .core.model import Target
+    from .core.declarations import Declaration
+    from .replay import Sent
 
 DEFAULT_PROJECT = "shoprenter-webhooks"
 
@@ -58,6 +59,12 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         commands.add_parser(
             "trigger",
             help="send test deliveries: to a stack's declared targets, or EVENT to one --url",
+        )
+    )
+    add_replay_arguments(
+        commands.add_parser(
+            "replay",
+            help="send again, rebuilt from the shop's orders, what targets may have missed",
         )
     )
     listening = commands.add_parser("listen", help="print each delivery arriving on this machine")
@@ -96,6 +103,34 @@ def add_trigger_arguments(triggering: argparse.ArgumentParser) -> None:
     triggering.add_argument("--format", choices=("json", "xml"), default="json")
     triggering.add_argument("--fields", default="", help="with --url: field names, a,b,...")
     triggering.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
+
+
+def add_replay_arguments(replaying: argparse.ArgumentParser) -> None:
+    add_trigger_arguments(replaying)
+    replaying.add_argument(
+        "--since", required=True, help="from this time (shop's local time) or span back: 25h"
+    )
+    replaying.add_argument("--until", help="up to this time (default: now)")
+    replaying.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent; send nothing"
+    )
+    replaying.add_argument("--json", metavar="FILE", help="also write the report to FILE")
+    replaying.add_argument(
+        "--retention",
+        type=float,
+        default=30,
+        metavar="DAYS",
+        help="how long receivers keep keys; an older --since is refused (default 30)",
+    )
+    replaying.add_argument("--force", action="store_true", help="replay beyond --retention")
+    replaying.add_argument("--attempts", type=int, default=4, help="sends per delivery")
+    replaying.add_argument(
+        "--backoff", type=float, default=1.0, help="seconds before the 2nd send (doubling)"
+    )
+    replaying.add_argument("--checkpoint", metavar="FILE", help="keep acknowledgements here")
+    replaying.add_argument(
+        "--timezone", default="Europe/Budapest", help="the shop's time zone (default Budapest)"
+    )
 
 
 class StackConfig:
@@ -198,18 +233,19 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def deliveries(args: argparse.Namespace, project_dir: Path) -> list[tuple[str, Target, str]]:
-    """(webhook, target, event) for each delivery to send: one ``--url``, or each declared
-    target of the stack's chosen webhooks, validated as ``preview`` validates them (so never
-    outside ``allowedTargets``)."""
+def chosen_declarations(
+    args: argparse.Namespace, project_dir: Path, config: dict[str, Any]
+) -> list[Declaration]:
+    """The declarations ``trigger`` and ``replay`` send to: one ``--url``, or the stack's
+    chosen webhooks (``config``: the stack's), validated as ``preview`` validates them (so
+    never outside ``allowedTargets``)."""
     from .core.declarations import Declaration, load_declarations, load_rules  # noqa: PLC0415
     from .core.model import validate_declaration  # noqa: PLC0415
 
-    namespace = project_name(project_dir)
-    source = StackConfig(stack_config(args.stack, project_dir) if args.stack else {}, namespace)
+    source = StackConfig(config, project_name(project_dir))
     if args.url:
         if not args.event:
-            raise SettingsError("trigger --url needs the EVENT to send, e.g. order_confirm")
+            raise SettingsError(f"{args.command} --url needs the EVENT, e.g. order_confirm")
         fields = [name.strip() for name in args.fields.split(",") if name.strip()]
         props = {"event": args.event, "label": "--url", "url": args.url, "format": args.format}
         webhook, failures = validate_declaration(
@@ -217,16 +253,16 @@ def deliveries(args: argparse.Namespace, project_dir: Path) -> list[tuple[str, T
         )
         if webhook is None:
             raise SettingsError("; ".join(f"--{key}: {reason}" for key, reason in failures))
-        declared = [Declaration("--url", webhook)]
-    elif args.stack:
-        declared = load_declarations(source, project_dir)
-    else:
-        raise SettingsError("trigger needs --stack STACK (its declared targets) or EVENT --url URL")
+        return [Declaration("--url", webhook)]
+    if not args.stack:
+        raise SettingsError(
+            f"{args.command} needs --stack STACK (its declared targets) or EVENT --url URL"
+        )
+    declared = load_declarations(source, project_dir)
     unknown = sorted(set(args.webhook) - {d.name for d in declared})
     if unknown:
         raise SettingsError(f"--webhook {', '.join(unknown)}: no such entry in {args.stack}")
-    chosen = [d for d in declared if not args.webhook or d.name in args.webhook]
-    return [(d.name, target, d.webhook.event) for d in chosen for target in d.webhook.targets]
+    return [d for d in declared if not args.webhook or d.name in args.webhook]
 
 
 def run_trigger(args: argparse.Namespace) -> int:
@@ -240,14 +276,101 @@ def run_trigger(args: argparse.Namespace) -> int:
     for column in ("webhook", "target", "format", "answer", "time"):
         view.add_column(column)
     delivered = True
-    for name, target, event in deliveries(args, Path.cwd()):
-        outcome = send(target.url, event, target.format, target.fields, timeout=args.timeout)
-        delivered &= outcome.delivered
-        view.add_row(
-            name, outcome.target, target.format, outcome.answer, f"{outcome.seconds:.2f} s"
-        )
+    config = stack_config(args.stack, Path.cwd()) if args.stack else {}
+    for declaration in chosen_declarations(args, Path.cwd(), config):
+        event = declaration.webhook.event
+        for target in declaration.webhook.targets:
+            outcome = send(target.url, event, target.format, target.fields, timeout=args.timeout)
+            delivered &= outcome.delivered
+            view.add_row(
+                declaration.name,
+                outcome.target,
+                target.format,
+                outcome.answer,
+                f"{outcome.seconds:.2f} s",
+            )
     Console(width=200).print(view)
     return 0 if delivered else 1
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Rebuild the window's deliveries and send them; 0 only when every due delivery was
+    acknowledged (a dry run: when it could be planned)."""
+    from datetime import datetime, timedelta  # noqa: PLC0415
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from .replay import (  # noqa: PLC0415
+        Checkpoint,
+        Sender,
+        Sent,
+        find,
+        plan,
+        routes_of,
+        send_all,
+        window_of,
+    )
+    from .shoprenter.client import ShoprenterClient  # noqa: PLC0415
+    from .shoprenter.orders import OrderReader  # noqa: PLC0415
+    from .shoprenter.settings import ConnectionSettings  # noqa: PLC0415
+
+    project_dir = Path.cwd()
+    config = stack_config(args.stack, project_dir) if args.stack else {}
+    routes = routes_of(chosen_declarations(args, project_dir, config))
+    now = datetime.now(ZoneInfo(args.timezone)).replace(tzinfo=None, microsecond=0)
+    window = window_of(args.since, args.until, now, timedelta(days=args.retention), args.force)
+    settings = ConnectionSettings.resolve(config.get, os.environ)
+    reader = OrderReader(ShoprenterClient(settings))
+    planned = plan(find(reader, routes, window), routes, now)
+    print(
+        f"replay {window.since} to {window.until}: {len(planned.due)} deliveries due, "
+        f"{len(planned.not_yet_due)} not due yet (a delay)",
+        file=sys.stderr,
+    )
+    if args.dry_run:
+        show_replay([Sent(due, "dry run: not sent", False) for due in planned.due], args.json)
+        return 0
+    identity = (
+        str(project_dir),
+        args.stack,
+        args.url,
+        args.since,
+        args.until,
+        sorted(args.webhook),
+    )
+    checkpoint = Checkpoint.for_run(
+        identity, window.since, Path(args.checkpoint) if args.checkpoint else None
+    )
+    sender = Sender(
+        attempts=max(1, args.attempts), backoff=args.backoff, timeout=args.timeout, read_at=now
+    )
+    results = []
+    for count, sent in enumerate(send_all(planned.due, sender, checkpoint), start=1):
+        results.append(sent)
+        if sys.stderr.isatty():
+            print(f"sent {count} of {len(planned.due)}", end="\r", file=sys.stderr)
+    show_replay(results, args.json, sender.run_id)
+    return 0 if all(result.delivered for result in results) else 1
+
+
+def show_replay(results: list[Sent], json_file: Optional[str], run_id: str = "") -> None:
+    """A table of what was (or would be) sent; with ``json_file``, the report there too."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from .replay import report  # noqa: PLC0415
+
+    rows = [report(result) for result in results]
+    view = Table(title=f"replay {run_id}".strip())
+    columns = ("webhook", "event", "order", "target", "happened", "answer")
+    for column in columns:
+        view.add_column(column)
+    for row in rows:
+        view.add_row(*(str(row[column]) for column in columns))
+    Console(width=200).print(view)
+    if json_file:
+        Path(json_file).write_text(
+            json.dumps({"run": run_id, "deliveries": rows}, indent=2) + "\n", encoding="utf-8"
+        )
 
 
 def run_listen(args: argparse.Namespace) -> int:
@@ -263,6 +386,7 @@ def run_listen(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": run_export,
     "trigger": run_trigger,
+    "replay": run_replay,
     "listen": run_listen,
 }
 

@@ -9,7 +9,7 @@ after an unclear outcome is the ledger's job (:mod:`provider.shoprenter.ledger`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
@@ -30,6 +30,8 @@ PAGE_LIMIT = 200
 # Retried for GET, PUT and DELETE, as HashiCorp's retrying client does: every 5xx but 501.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+# One page of a collection's items, each a JSON object.
+Page = list[dict[str, Any]]
 
 
 class PacedRetry(Retry):
@@ -128,27 +130,37 @@ class ShoprenterClient:
         return _parse(answer, "read webhook", webhook_id)
 
     def list(self, on_page: Optional[Callable[[int, int], None]] = None) -> Listing:
-        """Every webhook of the shop, following ``next`` links page by page.
+        """Every webhook of the shop, page by page.
 
         ``on_page(pages, webhooks)`` is told after each page, for a progress line.
         """
         listing = Listing()
-        url: Optional[str] = self._base
-        params: Optional[dict[str, Any]] = {"full": 1, "limit": PAGE_LIMIT, "page": 0}
-        pages = 0
-        while url:
-            page = self._call("GET", url, "list webhooks", params=params)
-            for item in page.get("items") or []:
-                whole = item
-                if set(item) <= {"href"}:  # a link only: the shop ignored full=1
-                    whole = self._call("GET", self._same_api(item["href"]), "read webhook")
-                listing.add(read_listed(whole))
-            pages += 1
+        for pages, items in enumerate(self.pages("webHooks", {}, "list webhooks"), start=1):
+            for item in items:
+                listing.add(read_listed(item))
             if on_page:
                 on_page(pages, listing.count)
+        return listing
+
+    def pages(self, resource: str, filters: dict[str, Any], operation: str) -> Iterator[Page]:
+        """The items of a collection (``webHooks``, ``orderExtend``, ...) that ``filters``
+        keep, whole (``full=1``), a page at a time, following ``next`` links (only to the
+        configured API). An item the shop gave as a link only is read by itself."""
+        url: Optional[str] = f"{self.settings.api_url}/{resource}"
+        params: Optional[dict[str, Any]] = {**filters, "full": 1, "limit": PAGE_LIMIT, "page": 0}
+        while url:
+            page = self._call("GET", url, operation, params=params)
+            items = page.get("items") or []
+            if not isinstance(items, list):
+                raise ShoprenterError(operation, f"the shop's page of {resource} has no item list")
+            yield [
+                self._call("GET", self._same_api(item["href"]), operation)
+                if set(item) <= {"href"}  # a link only: the shop ignored full=1
+                else item
+                for item in items
+            ]
             link = _next_link(page)
             url, params = (self._same_api(link) if link else None), None
-        return listing
 
     def post(self, state: WebhookState) -> LiveWebhook:
         """Create the webhook: one POST, never repeated here (see
