@@ -33,7 +33,7 @@ from .deliveries.builder import DEFAULT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from .core.declarations import Declaration
-    from .replay import Sent
+    from .replay import Plan, Sent, Window
 
 DEFAULT_PROJECT = "shoprenter-webhooks"
 
@@ -299,35 +299,22 @@ def run_replay(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta  # noqa: PLC0415
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    from .replay import (  # noqa: PLC0415
-        Checkpoint,
-        Sender,
-        Sent,
-        find,
-        plan,
-        routes_of,
-        send_all,
-        window_of,
-    )
+    from .replay import Checkpoint, Sender, Sent, replay, window_of  # noqa: PLC0415
     from .shoprenter.client import ShoprenterClient  # noqa: PLC0415
     from .shoprenter.orders import OrderReader  # noqa: PLC0415
     from .shoprenter.settings import ConnectionSettings  # noqa: PLC0415
 
     project_dir = Path.cwd()
     config = stack_config(args.stack, project_dir) if args.stack else {}
-    routes = routes_of(chosen_declarations(args, project_dir, config))
+    declared = chosen_declarations(args, project_dir, config)
     now = datetime.now(ZoneInfo(args.timezone)).replace(tzinfo=None, microsecond=0)
     window = window_of(args.since, args.until, now, timedelta(days=args.retention), args.force)
-    settings = ConnectionSettings.resolve(config.get, os.environ)
-    reader = OrderReader(ShoprenterClient(settings))
-    planned = plan(find(reader, routes, window), routes, now)
-    print(
-        f"replay {window.since} to {window.until}: {len(planned.due)} deliveries due, "
-        f"{len(planned.not_yet_due)} not due yet (a delay)",
-        file=sys.stderr,
-    )
+    reader = OrderReader(ShoprenterClient(ConnectionSettings.resolve(config.get, os.environ)))
     if args.dry_run:
-        show_replay([Sent(due, "dry run: not sent", False) for due in planned.due], args.json)
+        planned, _ = replay(declared, reader, window, now=now)
+        say_planned(window, planned)
+        dry = [Sent(due, "dry run: not sent", False) for due in planned.due]
+        show_replay(dry + waiting(planned), args.json)
         return 0
     identity = (
         str(project_dir),
@@ -343,13 +330,35 @@ def run_replay(args: argparse.Namespace) -> int:
     sender = Sender(
         attempts=max(1, args.attempts), backoff=args.backoff, timeout=args.timeout, read_at=now
     )
-    results = []
-    for count, sent in enumerate(send_all(planned.due, sender, checkpoint), start=1):
-        results.append(sent)
-        if sys.stderr.isatty():
-            print(f"sent {count} of {len(planned.due)}", end="\r", file=sys.stderr)
-    show_replay(results, args.json, sender.run_id)
+    planned, results = replay(
+        declared, reader, window, now=now, sender=sender, checkpoint=checkpoint, on_sent=progress
+    )
+    say_planned(window, planned)
+    show_replay(results + waiting(planned), args.json, sender.run_id)
     return 0 if all(result.delivered for result in results) else 1
+
+
+def progress(done: int, total: int) -> None:
+    """A progress line on a terminal (overwritten in place), nothing in a pipeline's log."""
+    if sys.stderr.isatty():
+        print(
+            f"replay: sent {done} of {total}", end="\r" if done < total else "\n", file=sys.stderr
+        )
+
+
+def waiting(planned: Plan) -> list[Sent]:
+    """The deliveries whose webhook's delay has not run out, as report rows (never sent)."""
+    from .replay import Sent  # noqa: PLC0415
+
+    return [Sent(due, f"not due until {due.due}", False) for due in planned.not_yet_due]
+
+
+def say_planned(window: Window, planned: Plan) -> None:
+    print(
+        f"replay {window.since} to {window.until}: {len(planned.due)} deliveries due, "
+        f"{len(planned.not_yet_due)} not due yet (a delay)",
+        file=sys.stderr,
+    )
 
 
 def show_replay(results: list[Sent], json_file: Optional[str], run_id: str = "") -> None:
@@ -361,7 +370,7 @@ def show_replay(results: list[Sent], json_file: Optional[str], run_id: str = "")
 
     rows = [report(result) for result in results]
     view = Table(title=f"replay {run_id}".strip())
-    columns = ("webhook", "event", "order", "target", "happened", "answer")
+    columns = ("webhook", "event", "order", "target", "happened", "due", "answer")
     for column in columns:
         view.add_column(column)
     for row in rows:

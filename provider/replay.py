@@ -294,10 +294,35 @@ def report(sent: Sent) -> dict[str, Any]:
         "format": due.route.target.format,
         "order": due.happening.order,
         "key": due.happening.key,
-        "happened": due.happening.at.isoformat(),
-        "due": due.due.isoformat(),
+        "happened": due.happening.at.isoformat(sep=" "),
+        "due": due.due.isoformat(sep=" "),
         "answer": sent.answer,
         "acknowledged": sent.delivered,
         "attempts": sent.attempts,
         "resumed": sent.resumed,
     }
+
+
+def replay(
+    declarations: Iterable[Declaration],
+    reader: OrderReader,
+    window: Window,
+    *,
+    now: datetime,
+    sender: Optional[Sender] = None,
+    checkpoint: Optional[Checkpoint] = None,
+    on_sent: Callable[[int, int], None] = lambda _done, _total: None,
+) -> tuple[Plan, list[Sent]]:
+    """The whole replay as a function: what is due in ``window`` for ``declarations`` (read
+    through ``reader``), sent with ``sender`` past ``checkpoint`` (none: a dry run, nothing
+    sent); ``on_sent(done, total)`` after each. ``shoprenter-webhooks replay`` is this, with
+    its arguments and a report."""
+    routes = routes_of(declarations)
+    planned = plan(find(reader, routes, window), routes, now)
+    if sender is None or checkpoint is None:
+        return planned, []
+    results = []
+    for sent in send_all(planned.due, sender, checkpoint):
+        results.append(sent)
+        on_sent(len(results), len(planned.due))
+    return planned, results

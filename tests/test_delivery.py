@@ -46,9 +46,7 @@ def test_each_enabled_hook_of_the_event_gets_the_order(sim: SimulatorControl) ->
     order = json.loads(everything.data)["orders"]["order"][0]
     assert order["innerId"] == "42" and order["orderProducts"]["orderProduct"][0]["sku"]
 
-    assert json.loads(got["/some"].data)["orders"]["order"] == [
-        {"email": "customer42@example.com"}
-    ]
+    assert json.loads(got["/some"].data)["orders"]["order"] == [{"email": "customer42@example.com"}]
     xml_order = ElementTree.fromstring(got["/xml"].data).find("order")
     assert xml_order is not None and xml_order.findtext("innerId") == "42"
     # Every delivery parses, in both formats, to the same order.

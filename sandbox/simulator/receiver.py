@@ -2,7 +2,8 @@
 
 It keeps every request as it came (path, headers, body, and the payload that
 :func:`provider.receive.payload_of` finds in it) for tests to inspect, and answers ``200``, or
-the status a path ``/answer/<status>/...`` asks for (a ``3xx`` with a ``Location``).
+the status a path ``/answer/<status>/...`` asks for (a ``3xx`` with a ``Location``), or the
+status its ``on_delivery`` returns (:class:`HandledOnce`: a receiver that drops duplicates).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Optional
+from urllib.parse import urlsplit
 
-from provider.deliveries.receive import DeliveryError, payload_of
+from provider.deliveries.dedupe import DeliveryStore
+from provider.deliveries.receive import DeliveryError, parse, payload_of
 
 from ..loopback import BackgroundServer
 
@@ -45,8 +48,10 @@ class _Handler(BaseHTTPRequestHandler):
             data = f"(not a delivery: {error})"
         user_agent = self.headers.get("User-Agent", "")
         headers = dict(self.headers.items())
-        self.server.record(Delivery(self.path, user_agent, content_type, data, headers, body))
-        status = _status_asked(self.path)
+        answered = self.server.record(
+            Delivery(self.path, user_agent, content_type, data, headers, body)
+        )
+        status = answered or _status_asked(self.path)
         self.send_response(status)
         if 300 <= status < 400:
             self.send_header("Location", "http://127.0.0.1:9/elsewhere?key=moved-secret")
@@ -63,23 +68,24 @@ def _status_asked(path: str) -> int:
 class ReceiverServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, on_delivery: Callable[[Delivery], None]) -> None:
+    def __init__(self, port: int, on_delivery: Callable[[Delivery], Optional[int]]) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
         self._on_delivery = on_delivery
 
-    def record(self, delivery: Delivery) -> None:
+    def record(self, delivery: Delivery) -> Optional[int]:
+        """Keep ``delivery``; the status ``on_delivery`` answers with (``None``: the path's)."""
         with self._lock:
             self.deliveries.append(delivery)
-        self._on_delivery(delivery)
+        return self._on_delivery(delivery)
 
 
 class Receiver(BackgroundServer):
     """A running receiver: ``with Receiver() as receiver: receiver.url``."""
 
     def __init__(
-        self, port: int = 0, on_delivery: Callable[[Delivery], None] = lambda _d: None
+        self, port: int = 0, on_delivery: Callable[[Delivery], Optional[int]] = lambda _d: None
     ) -> None:
         self.receiver = ReceiverServer(port, on_delivery)
         super().__init__(self.receiver)
@@ -87,3 +93,34 @@ class Receiver(BackgroundServer):
     @property
     def deliveries(self) -> list[Delivery]:
         return list(self.receiver.deliveries)
+
+
+class HandledOnce:
+    """What a receiver that handles each delivery once does, as the README's example app does
+    it: parse, key each record (the event is the target path's last part, ``/order_confirm``),
+    claim the key in ``store``, hand it on only when the claim is fresh.
+
+    ``handled`` lists each key handed on, in order: a duplicate there is a delivery handled
+    twice. Answers ``200`` (handled, or a copy of one handled), ``409`` (being handled
+    elsewhere right now) or ``400`` (not a delivery).
+    """
+
+    def __init__(self, store: DeliveryStore) -> None:
+        self.store = store
+        self.handled: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, delivery: Delivery) -> int:
+        event = urlsplit(delivery.path).path.rstrip("/").rpartition("/")[2]
+        try:
+            keys = parse(delivery.body, delivery.content_type).keys(event)
+        except DeliveryError:
+            return 400
+        for key in keys:
+            with self.store.once(key) as claim:
+                if claim.outcome == "busy":
+                    return 409
+                if claim.fresh:
+                    with self._lock:
+                        self.handled.append(key)
+        return 200
