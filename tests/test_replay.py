@@ -45,7 +45,7 @@ EVENTS = ("order_confirm", "order_status_change")
 def declared(receiver_url: str, **overrides: Any) -> list[Declaration]:
     """Two webhooks as a stack declares them: confirmations as JSON with every field, status
     changes as XML with a few (the key's parts among them)."""
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"event": "order_confirm", "url": f"{receiver_url}/order_confirm"},
         {
             "event": "order_status_change",
