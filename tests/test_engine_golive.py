@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from provider.deliveries.builder import TEST_HEADER
+from provider.deliveries.dedupe import SqliteStore
 from sandbox.local_engine import LocalStack, PulumiError
 from sandbox.simulator.control import SimulatorControl
-from sandbox.simulator.receiver import Receiver
+from sandbox.simulator.orders import shop_now
+from sandbox.simulator.receiver import HandledOnce, Receiver
 from tests.helpers import CallsSince, labels, package_command
 
 pytestmark = pytest.mark.engine
@@ -101,3 +105,41 @@ def test_trigger_sends_a_stacks_declared_targets_their_secret_urls_included(
 
         only = trigger_in(stack, "--webhook", "news")
         assert only.returncode == 0 and len(receiver.deliveries) == 5
+
+
+def test_replay_sends_a_stacks_missed_orders_to_its_secret_url_once(
+    stack: LocalStack, sim: SimulatorControl, tmp_path: Path
+) -> None:
+    """``replay --stack`` through the real CLI: the declared target's secret URL decrypted
+    and masked in the report; what the receiver got live is dropped by its store."""
+    handler = HandledOnce(SqliteStore(str(tmp_path / "deliveries.sqlite3")))
+    with Receiver(on_delivery=handler) as receiver:
+        stack.declare(
+            [{"name": "erp", "event": "order_confirm", "url": "https://placeholder.example"}]
+        )
+        secret_url = f"{receiver.url}/order_confirm?key=very-secret-key"
+        stack.pulumi("config", "set", "--secret", "--path", "webhooks[0].url", secret_url)
+        stack.up()
+        now = shop_now()
+        sim.take_down(receiver.url)
+        sim.place_order(number=1, at=(now - timedelta(minutes=30)).isoformat())
+        sim.bring_up(receiver.url)
+        sim.place_order(number=2, at=(now - timedelta(minutes=20)).isoformat())
+        assert handler.handled == ["order_confirm:2"]
+        done = package_command(
+            "replay",
+            "--stack",
+            stack.stack,
+            "--since",
+            "1h",
+            cwd=stack.project,
+            env={**stack.environment, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        )
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said
+    assert "very-secret-key" not in said and "/order_confirm?key=***" in done.stdout
+    assert sorted(handler.handled) == ["order_confirm:1", "order_confirm:2"]
+    assert [d.headers.get("webhook-id") for d in receiver.deliveries[1:]] == [
+        "order_confirm:1",
+        "order_confirm:2",
+    ]

@@ -56,13 +56,17 @@ def example(receiver_venv: Path, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "flask.log"
     server = subprocess.Popen(
         [str(receiver_venv / "bin" / "flask"), "--app", str(EXAMPLE), "run", "--port", str(port)],
-        env={**os.environ, "WEBHOOK_TOKENS": "new-token,old-token"},
+        env={
+            **os.environ,
+            "WEBHOOK_TOKENS": "new-token,old-token",
+            "DELIVERY_STORE": str(tmp_path / "deliveries.sqlite3"),
+        },
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
     try:
         assert serving(port), (tmp_path / "flask.log").read_text()
-        yield f"http://127.0.0.1:{port}/shoprenter/orders"
+        yield f"http://127.0.0.1:{port}/shoprenter/order_confirm"
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -73,12 +77,10 @@ def test_the_example_receiver_takes_a_delivery_and_refuses_the_rest(example: str
         for format in ("json", "xml"):
             outcome = send(f"{example}?key={token}", "order_confirm", format)
             assert outcome.delivered, outcome.answer
-    answer = requests.post(
-        f"{example}?key=new-token",
-        files={"data": (None, '{"orders":{"order":[{"innerId":"77"}]}}')},
-        timeout=10,
-    )
-    assert answer.status_code == 200 and answer.json() == {"orders": ["77"]}
+    one = {"data": (None, '{"orders":{"order":[{"innerId":"77"}]}}')}
+    answer = requests.post(f"{example}?key=new-token", files=one, timeout=10)
+    assert answer.status_code == 200
+    assert answer.json() == {"handled": ["order_confirm:77"], "duplicates": []}
     assert send(f"{example}?key=stale", "order_confirm").answer == "HTTP 403 Forbidden"
     junk = requests.post(f"{example}?key=new-token", data=b"hello", timeout=10)
     assert junk.status_code == 400 and "not a Shoprenter delivery" in junk.text
@@ -94,3 +96,22 @@ def test_the_example_receiver_answers_bombs_and_oversized_bodies_plainly(example
     oversized = requests.post(target, data=b" " * (2 * 1024 * 1024), timeout=10)
     assert oversized.status_code == 413
     assert send(target, "order_confirm").delivered
+
+
+def test_the_example_receiver_hands_each_order_on_once(example: str) -> None:
+    """A copy of a delivery (a replay's, say) answers 200 and is not handed on again, in
+    either format; a delivery that does not say which order it is about is refused."""
+    target = f"{example}?key=new-token"
+    first = requests.post(target, files={"data": (None, JSON_ORDER)}, timeout=10)
+    copy = requests.post(target, files={"data": (None, XML_ORDER)}, timeout=10)
+    assert first.json() == {"handled": ["order_confirm:91"], "duplicates": []}
+    assert copy.status_code == 200
+    assert copy.json() == {"handled": [], "duplicates": ["order_confirm:91"]}
+    unkeyed = requests.post(
+        target, files={"data": (None, '{"orders":{"order":[{"email":"a@b.hu"}]}}')}, timeout=10
+    )
+    assert unkeyed.status_code == 400 and "add order_innerId" in unkeyed.text
+
+
+JSON_ORDER = '{"orders":{"order":[{"innerId":"91","email":"a@b.hu"}]}}'
+XML_ORDER = "<orders><order><innerId>91</innerId><email>a@b.hu</email></order></orders>"
