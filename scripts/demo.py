@@ -3,24 +3,38 @@
 Starts the simulated shop (3 requests/second, as Shoprenter) and a webhook receiver,
 declares four webhooks in a scratch stack, runs ``pulumi up``, lists the shop's webhooks,
 places an order that the shop delivers to the receiver, and shows that a second
-``pulumi up`` changes nothing. Everything it starts is stopped and removed at the end.
+``pulumi up`` changes nothing. Then the ERP's receiver goes down, two orders are placed and
+lost, it comes back, ``replay`` sends them, and its store shows each order handled exactly
+once. Everything it starts is stopped and removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import textwrap
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 from xml.dom import minidom
 
+from provider.deliveries.dedupe import SqliteStore
+from provider.replay import REPLAY_HEADER
 from provider.shoprenter.client import ShoprenterClient
 from provider.shoprenter.settings import ConnectionSettings, stack_config
-from sandbox.local_engine import PLUGIN_SETS, LocalStack, PluginsUnavailable, pulumi_binary
+from sandbox.local_engine import (
+    PLUGIN_SETS,
+    ROOT,
+    LocalStack,
+    PluginsUnavailable,
+    pulumi_binary,
+)
 from sandbox.simulator import Simulator, SimulatorControl
-from sandbox.simulator.receiver import Delivery, Receiver
+from sandbox.simulator.orders import shop_now
+from sandbox.simulator.receiver import Delivery, HandledOnce, Receiver
 
 
 def step(text: str) -> None:
@@ -38,7 +52,7 @@ def declarations(receiver_url: str) -> list[dict[str, Any]]:
             "name": "erp-orders",
             "label": "ERP: new orders",
             "event": "order_confirm",
-            "url": f"{receiver_url}/erp",
+            "url": f"{receiver_url}/erp/order_confirm",
             "fields": ["order_innerId", "order_email", "orderProduct_sku", "orderProduct_quantity"],
         },
         {
@@ -61,6 +75,24 @@ def declarations(receiver_url: str) -> list[dict[str, Any]]:
             "fields": ["subscriber_email", "subscriber_firstname"],
         },
     ]
+
+
+class DemoReceiver:
+    """The receiver's side: the ERP (``/erp/...``) hands each order on once, through its own
+    store of handled keys; every other system just prints what arrives."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.erp = HandledOnce(SqliteStore(str(scratch / "erp-deliveries.sqlite3")))
+
+    def __call__(self, delivery: Delivery) -> Optional[int]:
+        if REPLAY_HEADER in delivery.headers:
+            before = len(self.erp.handled)
+            status = self.erp(delivery)
+            fate = "handled" if len(self.erp.handled) > before else "a copy: dropped"
+            show(f"ERP got replayed {delivery.headers['webhook-id']}: {fate}")
+            return status
+        print_delivery(delivery)
+        return self.erp(delivery) if delivery.path.startswith("/erp/") else None
 
 
 def print_delivery(delivery: Delivery) -> None:
@@ -90,6 +122,25 @@ def list_shop(control: SimulatorControl) -> None:
             show(f"{'':22} -> {target.url} ({target.format}; sends {fields})")
 
 
+def say_outcomes(report: list[dict[str, Any]]) -> None:
+    for entry in report:
+        print(f"    {entry['label']!r}: {entry['outcome']}", flush=True)
+
+
+def replay_command(stack: LocalStack, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """``shoprenter-webhooks replay`` in the stack's project, as a person runs it there."""
+    command = [sys.executable, "-m", "provider", "replay", "--stack", stack.stack]
+    return subprocess.run(
+        [*command, "--webhook", "erp-orders", "--since", "1h"],
+        cwd=stack.project,
+        env={**stack.environment, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(scratch)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+
+
 def engine(plugins: str) -> Path:
     """The CLI with this plugin set; ``auto``: Pulumi's official plugins, which users run,
     where they can be built here, else the stand-ins."""
@@ -110,9 +161,9 @@ def main() -> None:
     binary = engine(plugins)
     show(f"using {binary}")
     with (
-        Simulator() as simulator,
-        Receiver(on_delivery=print_delivery) as receiver,
         tempfile.TemporaryDirectory(prefix="shoprenter-demo-") as scratch,
+        Simulator() as simulator,
+        Receiver(on_delivery=(systems := DemoReceiver(Path(scratch)))) as receiver,
     ):
         control = SimulatorControl(simulator.url)
         step(f"Simulated Shoprenter shop on {simulator.url} (3 requests/second, like the real one)")
@@ -131,13 +182,29 @@ def main() -> None:
         list_shop(control)
 
         step("A customer places an order: the shop delivers order_confirm")
-        for entry in control.place_order(number=1001):
-            print(f"    {entry['label']!r}: {entry['outcome']}", flush=True)
+        ten_minutes_ago = shop_now() - timedelta(minutes=10)
+        say_outcomes(control.place_order(number=1001, at=ten_minutes_ago.isoformat()))
 
         step("pulumi up --yes again: nothing to change, and no call to the shop")
         before = len(control.requests())
         show(stack.up("--expect-no-changes").stdout)
         show(f"API calls made by the second up: {len(control.requests()) - before}")
+
+        step("The ERP's receiver goes down; two orders are placed, and the ERP misses them")
+        control.take_down(f"{receiver.url}/erp/")
+        for number, minutes in ((1002, 5), (1003, 4)):
+            at = shop_now() - timedelta(minutes=minutes)
+            say_outcomes(control.place_order(number=number, at=at.isoformat()))
+        control.bring_up(f"{receiver.url}/erp/")
+        show(f"the ERP has handled: {', '.join(systems.erp.handled)}")
+
+        step("It is back: replay --stack demo --webhook erp-orders --since 1h")
+        show(replay_command(stack, Path(scratch)).stdout)
+        step("Each order handled exactly once: the ERP's store says so")
+        handled = systems.erp.handled
+        for key in sorted(set(handled)):
+            times = handled.count(key)
+            show(f"{key}: {systems.erp.store.state(key)}, handled {times} time{'s' * (times > 1)}")
 
         step("Cleaning up: destroying the stack, stopping the shop and the receiver")
         stack.pulumi("destroy", "--yes")

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import yaml
 
 from sandbox.local_engine import ROOT, engine_environment
 from sandbox.simulator.control import SimulatorControl
+from sandbox.simulator.orders import SHOP_ZONE
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.helpers import api_body, labels, serving
 
@@ -220,6 +222,26 @@ def erp_answered(walk: Walk, done: subprocess.CompletedProcess[str]) -> None:
     declare_the_example(walk)
 
 
+REPLAY_STACK = (
+    "python -m provider replay --stack production --webhook erp-orders --since 25h --dry-run"
+)
+
+
+def an_order_was_missed(walk: Walk) -> None:
+    """An order the shop took two hours ago, which erp-orders' receiver (the listener here)
+    never got: its webhook was not on the shop yet."""
+    erp_listens_here(walk)
+    two_hours_ago = datetime.now(SHOP_ZONE).replace(tzinfo=None) - timedelta(hours=2)
+    walk.sim.place_order(number=4242, at=two_hours_ago.isoformat(timespec="seconds"))
+
+
+def the_order_was_replayed(walk: Walk, done: subprocess.CompletedProcess[str]) -> None:
+    assert "dry run: not sent" in done.stdout and "HTTP 200 OK" in done.stdout
+    assert "4242" in done.stdout and "/erp?key=***" in done.stdout
+    assert "erp-secret" not in done.stdout + done.stderr
+    declare_the_example(walk)
+
+
 def make_one_by_hand(walk: Walk) -> None:
     walk.sim.add_webhook(api_body(label="made by hand", url="https://partner.example.com/x"))
 
@@ -281,11 +303,13 @@ BEFORE: dict[str, Callable[[Walk], None]] = {
     NEW_REPOSITORY: a_released_wheel,
     "pulumi preview": declare_the_example,
     TRIGGER_STACK: erp_listens_here,
+    REPLAY_STACK: an_order_was_missed,
     "pulumi refresh --run-program --yes": make_one_by_hand,
     "pulumi cancel --yes": kill_an_up_midway,
 }
 AFTER: dict[str, Callable[[Walk, subprocess.CompletedProcess[str]], None]] = {
     TRIGGER_STACK: erp_answered,
+    REPLAY_STACK: the_order_was_replayed,
     "pulumi refresh --run-program --yes": unmanaged_is_shown,
     "pulumi cancel --yes": recovered_to_the_declared_set,
 }
