@@ -54,6 +54,15 @@ with its floor and the ratio between them:
     a price of a million nines, a megabyte of orders priced ``1e999999999``), best of 3, as
     seconds per megabyte against ``json.loads`` of as many bytes of the real delivery.
 
+16. replay (:mod:`provider.replay`) of 1,000 confirmed orders at the shop's 3 req/s, each sent
+    to a loopback receiver: wall time and calls against the reads it needs (pages of 200, a
+    status history per order, the status names) at 3 per second.
+
+17. a receiver's work per delivery, 2,000 deliveries of one order: ``parse`` of the form
+    Shoprenter posts against ``parse`` of the same payload as raw JSON (goal at most 1.5), and
+    parse + claim + done in each store (SQLite on local disk, PostgreSQL on loopback) against
+    ``json.loads`` of the payload.
+
 ``make bench ROWS=2,11`` runs only those rows (``FLOOR_SIZES=0,200`` narrows row 14). No timed
 assertion anywhere: these are figures to read, not tests.
 """
@@ -75,16 +84,23 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider import WebhookProvider
+from provider.core.declarations import Declaration
+from provider.core.memo import Memo
+from provider.core.model import validate_declaration
 from provider.deliveries.builder import payload, render
+from provider.deliveries.dedupe import DeliveryStore, PostgresStore, SqliteStore
 from provider.deliveries.receive import DeliveryError, parse
-from provider.shoprenter.client import PAGE_LIMIT
-from provider.shoprenter.settings import stack_config
+from provider.replay import Checkpoint, Sender, Window, replay
+from provider.shoprenter.client import PAGE_LIMIT, ShoprenterClient
+from provider.shoprenter.orders import OrderReader
+from provider.shoprenter.settings import ConnectionSettings, stack_config
 from sandbox import backends, floor
 from sandbox.gitops import ShopRepo
 from sandbox.local_engine import (
@@ -96,6 +112,7 @@ from sandbox.local_engine import (
 )
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.limits import LIMITERS
+from sandbox.simulator.orders import shop_now
 from sandbox.simulator.receiver import Receiver
 
 SHOP_LIMIT = 3.0
@@ -654,6 +671,125 @@ def hostile_rows() -> list[Row]:
     return rows
 
 
+def replay_rows(simulator: Simulator, orders: int = 1000) -> list[Row]:
+    """Row 16: replaying ``orders`` confirmed orders at the shop's 3 requests a second, against
+    the floor of the reads it needs (the pages, one history per order, the status names)."""
+    control = SimulatorControl(simulator.url)
+    control.reset(rateLimit=SHOP_LIMIT)
+    start = shop_now() - timedelta(hours=2)
+    for number in range(1, orders + 1):
+        control.place_order(number=number, at=(start + timedelta(seconds=number)).isoformat())
+    with Receiver() as receiver:
+        webhook, _ = validate_declaration(
+            {"event": "order_confirm", "label": "erp", "url": f"{receiver.url}/order_confirm"}
+        )
+        assert webhook is not None
+        settings = ConnectionSettings.resolve(stack_config(control.connection()).get, {})
+        reader = OrderReader(ShoprenterClient(settings))
+        window = Window(start, shop_now())
+        with tempfile.TemporaryDirectory() as folder:
+            checkpoint = Checkpoint(Memo(Path(folder) / "checkpoint.json"), "bench", start)
+            before = len(control.requests())
+            started = time.monotonic()
+            _, sent = replay(
+                [Declaration("erp", webhook)],
+                reader,
+                window,
+                now=window.until,
+                sender=Sender(),
+                checkpoint=checkpoint,
+            )
+            seconds = time.monotonic() - started
+        delivered = len(receiver.deliveries)
+    calls: Counter[str] = Counter(
+        call["path"].rpartition("/")[2] for call in control.requests()[before:]
+    )
+    needed = -(-orders // PAGE_LIMIT) + orders + 1
+    refused = sum(1 for call in control.requests()[before:] if call["status"] == 429)
+    note = f"{delivered} delivered, {sum(s.delivered for s in sent)} acknowledged"
+    return [
+        Row(
+            f"16. replay {orders} orders at 3 req/s",
+            seconds,
+            needed / SHOP_LIMIT,
+            calls,
+            refused,
+            note,
+        )
+    ]
+
+
+def receiver_rows(deliveries: int = 2000) -> list[Row]:
+    """Row 17: a receiver's work per delivery (``deliveries`` of one order each): ``parse`` of
+    the form Shoprenter posts against the raw JSON path, and parse + claim + done in each
+    store, against ``json.loads`` of the same payload."""
+    document = payload("order_confirm", [], 1)
+    raw = render(document, "json").encode()
+    boundary = "------------------------d74496d66958873e"
+    form = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"\r\n\r\n'.encode()
+        + raw
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    form_type = f"multipart/form-data; boundary={boundary}"
+
+    def timed(work: Callable[[int], object]) -> float:
+        started = time.perf_counter()
+        for number in range(deliveries):
+            work(number)
+        return time.perf_counter() - started
+
+    def handled(store: DeliveryStore) -> Callable[[int], object]:
+        def work(number: int) -> object:
+            parse(form, form_type)
+            claim = store.claim(f"order_confirm:{number}")  # as if each were another order
+            return store.done(claim) if claim.fresh else None
+
+        return work
+
+    loads = timed(lambda _n: json.loads(raw))
+    raw_parse = timed(lambda _n: parse(raw, "application/json"))
+    form_parse = timed(lambda _n: parse(form, form_type))
+    per = 1000 / deliveries
+    rows = [
+        Row(
+            f"17. parse raw JSON x{deliveries}",
+            raw_parse,
+            loads,
+            Counter(),
+            0,
+            f"{raw_parse * per:.3f} ms each",
+        ),
+        Row(
+            f"17. parse the form x{deliveries} (vs raw JSON)",
+            form_parse,
+            raw_parse,
+            Counter(),
+            0,
+            f"{form_parse * per:.3f} ms each",
+        ),
+    ]
+    with tempfile.TemporaryDirectory() as folder, backends.postgres() as url:
+        stores: dict[str, DeliveryStore] = {
+            "SQLite": SqliteStore(str(Path(folder) / "deliveries.sqlite3")),
+            "PostgreSQL": PostgresStore(url),
+        }
+        for name, store in stores.items():
+            seconds = timed(handled(store))
+            note = f"{seconds * per:.3f} ms each"
+            rows.append(
+                Row(
+                    f"17. parse + claim + done x{deliveries}, {name}",
+                    seconds,
+                    loads,
+                    Counter(),
+                    0,
+                    note,
+                )
+            )
+    return rows
+
+
 def golive_rows(simulator: Simulator, binary: Path, scratch: Path, count: int = 10) -> list[Row]:
     """Row 13: each step of a stack with ``verifyTargets`` off and on, side by side."""
     control = SimulatorControl(simulator.url)
@@ -879,7 +1015,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="make bench: figures against the call floor")
     parser.add_argument("--rows", help="only these rows, e.g. 2,11 (default: all)")
     chosen = parser.parse_args().rows
-    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 16))
+    wanted = {int(n) for n in chosen.split(",")} if chosen else set(range(1, 18))
     print("Finding or building the Pulumi CLI...", flush=True)
     binary = pulumi_binary()
     rows: list[Row] = []
@@ -910,6 +1046,8 @@ def main() -> None:
             ({13}, "the go-live check", lambda: golive_rows(simulator, binary, scratch)),
             ({14}, "the engine's floor", lambda: floor_rows(simulator, binary, scratch)),
             ({15}, "a receiver under hostile bodies", hostile_rows),
+            ({16}, "replay of 1,000 orders", lambda: replay_rows(simulator)),
+            ({17}, "a receiver's throughput, each store", receiver_rows),
         ]
         for numbers, title, measure_rows in groups:
             if numbers & wanted:

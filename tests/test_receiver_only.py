@@ -1,5 +1,5 @@
 """A receiver-only service, as the README installs it: the wheel without its dependencies, plus
-pydantic and defusedxml (no Pulumi SDK, no requests). The example Flask receiver runs there
+pydantic, defusedxml and python-multipart (no Pulumi SDK, no requests). The example Flask receiver runs there
 and takes what ``trigger`` sends, refusing a wrong token and anything not a delivery."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def receiver_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     for command in (
         [*pip, "--no-deps", "--find-links", str(dist), "shoprenter-webhooks"],
-        [*pip, "pydantic", "defusedxml", "flask"],
+        [*pip, "pydantic", "defusedxml", "python-multipart", "flask"],
     ):
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]

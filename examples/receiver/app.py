@@ -1,6 +1,7 @@
 """A Shoprenter webhook receiver with Flask: check the URL's token, parse, hand each order on once.
 
-Run it (``pip install --no-deps shoprenter-webhooks pydantic defusedxml flask``, see the
+Run it (``pip install --no-deps shoprenter-webhooks pydantic defusedxml python-multipart
+flask``, see the
 docs' "Receive deliveries in Python"):
 
     WEBHOOK_TOKENS=new-token flask --app app run --port 8080
