@@ -5,8 +5,10 @@ An agency keeps one GitOps repository: the shared declarations and defaults in `
 and one ``Pulumi.<shop>.yaml`` per shop. This runs ``preview``, ``up``, ``refresh``, ``drift`` (a
 refreshed preview that must show no change) or ``recover`` over the chosen stacks through
 Pulumi's Automation API, a few at a time, with a live line per shop, a summary table and a JSON
-report. The exit status is 1 when any shop failed or stayed locked, 2 when ``drift`` found a
-change and nothing failed, else 0.
+report. ``replay --since T`` runs ``shoprenter-webhooks replay --stack`` for each shop (see
+:mod:`provider.replay`; it reads orders and touches no state, so it takes no stack lock).
+The exit status is 1 when any shop failed or stayed locked (or a replay left a delivery
+unacknowledged), 2 when ``drift`` found a change and nothing failed, else 0.
 
 Each stack gets a workspace of its own (a folder linking the project's files), because
 concurrent ``stack select`` in one workspace races on its settings file (pulumi/pulumi#8186).
@@ -26,6 +28,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +45,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-OPERATIONS = ("preview", "up", "refresh", "drift", "recover")
+OPERATIONS = ("preview", "up", "refresh", "drift", "recover", "replay")
 LOCK_RETRY_SECONDS = (2.0, 5.0, 10.0)
 # "created by root@runner-7 (pid 4123) at 2026-11-29T17:05:34Z", in the lock refusal.
 LOCK_HOLDER = re.compile(r"created by (?P<user>[^@\s]+)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
@@ -133,6 +136,38 @@ def run_operation(stack: auto.Stack, run: ShopRun, refresh: bool = False) -> Non
     run.state = "ok"
 
 
+def replay_shop(project_dir: Path, run: ShopRun, arguments: tuple[str, ...], scratch: Path) -> None:
+    """``replay --stack`` for one shop, as a person runs it in the project; its report's
+    counts as the run's changes (``sent``, ``unacknowledged``, ``resumed``)."""
+    report = scratch / f"replay-{run.stack}.json"
+    command = [sys.executable, "-m", str(__package__), "replay", "--stack", run.stack]
+    done = subprocess.run(
+        [*command, *arguments, "--json", str(report)],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        rows = json.loads(report.read_text(encoding="utf-8"))["deliveries"]
+    except (OSError, ValueError, KeyError):
+        rows = []
+    sent = [row for row in rows if row["attempts"]]
+    run.changes = {
+        "sent": len(sent),
+        "unacknowledged": sum(1 for row in sent if not row["acknowledged"]),
+        "resumed": sum(1 for row in rows if row["resumed"]),
+    }
+    if done.returncode == 0:
+        run.state = "ok"
+    else:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        run.state, run.message = (
+            "failed",
+            (lines[-1] if lines else "replay failed")[:MESSAGE_LENGTH],
+        )
+
+
 def recover(stack: auto.Stack, run: ShopRun) -> None:
     """After an interrupted run: clear a dead run's lock, finish the update, drop pending
     creates. A lock whose holder may still be running is left alone."""
@@ -199,12 +234,18 @@ class Fleet:
     """Runs one operation over many stacks of one project, a few at a time."""
 
     def __init__(
-        self, project_dir: Path, stacks: list[str], concurrency: int, refresh: bool = False
+        self,
+        project_dir: Path,
+        stacks: list[str],
+        concurrency: int,
+        refresh: bool = False,
+        replay_arguments: tuple[str, ...] = (),
     ) -> None:
         self.project_dir = project_dir
         self.stacks = stacks
         self.concurrency = max(1, concurrency)
         self.refresh = refresh
+        self.replay_arguments = replay_arguments
 
     def plan(self, operation: str) -> list[ShopRun]:
         return [ShopRun(stack, operation) for stack in self.stacks]
@@ -223,6 +264,11 @@ class Fleet:
         run.state, run.started = "running", time.monotonic()
         on_change(run)
         try:
+            if run.operation == "replay":
+                replay_shop(self.project_dir, run, self.replay_arguments, scratch)
+                run.seconds = time.monotonic() - run.started
+                on_change(run)
+                return
             create = run.operation in ("preview", "up")
             workspace = own_workspace(self.project_dir, run.stack, scratch)
             if run.operation == "recover":
@@ -309,6 +355,11 @@ def parse_args(argv: Optional[list[str]], prog: Optional[str] = None) -> argpars
         help="up, preview: read each shop first (drift always does), to put back (or show) "
         "what people changed in the admin",
     )
+    parser.add_argument(
+        "--since", help="replay: from this time, or a span back (25h); see replay --help"
+    )
+    parser.add_argument("--until", help="replay: up to this time (default now)")
+    parser.add_argument("--dry-run", action="store_true", help="replay: list, send nothing")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", type=Path, help="write the report to this file")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd())
@@ -317,6 +368,9 @@ def parse_args(argv: Optional[list[str]], prog: Optional[str] = None) -> argpars
 
 def main(argv: Optional[list[str]] = None, prog: Optional[str] = None) -> int:
     args = parse_args(argv, prog)
+    if (args.operation == "replay") != bool(args.since):
+        print("fleet: --since goes with replay, and replay needs it", file=sys.stderr)
+        return EXIT_FAILED
     listed = project_stacks(args.project_dir) if args.all else args.stacks.split(",")
     stacks = [stack.strip() for stack in listed if stack.strip()]
     title = f"{args.operation} over {len(stacks)} shops"
@@ -324,7 +378,10 @@ def main(argv: Optional[list[str]] = None, prog: Optional[str] = None) -> int:
         (shard, shards), total = args.shard, len(stacks)
         stacks = [stack for stack in stacks if shard_of(stack, shards) == shard]
         title = f"{args.operation} over {len(stacks)} of {total} shops (shard {shard}/{shards})"
-    fleet = Fleet(args.project_dir.resolve(), stacks, args.concurrency, args.refresh)
+    replaying = ("--since", args.since, *(("--until", args.until) if args.until else ()))
+    if args.dry_run:
+        replaying += ("--dry-run",)
+    fleet = Fleet(args.project_dir.resolve(), stacks, args.concurrency, args.refresh, replaying)
     console = Console(stderr=True)
     runs = report_live(fleet, args.operation, console, title)
     console.print(table(runs, title))

@@ -48,7 +48,7 @@ def loaded_by(*args: str, env: dict[str, str] | None = None, before: str = "") -
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("command", ["listen", "trigger", "export", "fleet"])
+@pytest.mark.parametrize("command", ["listen", "trigger", "replay", "export", "fleet"])
 def test_help_loads_no_command_module(command: str) -> None:
     assert loaded_by(command, "--help") <= ({"pulumi", "grpc"} if command == "fleet" else set())
 
@@ -63,10 +63,20 @@ def test_trigger_url_loads_no_pulumi() -> None:
     assert loaded == {"pydantic", "urllib3"}  # the models, and the sender: not requests
 
 
-def test_export_loads_no_pulumi(sim: SimulatorControl) -> None:
-    variables = {
+def shop_variables(sim: SimulatorControl) -> dict[str, str]:
+    """This environment, reaching the simulator through the ``SHOPRENTER_*`` variables."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHOPRENTER_")},
         **shoprenter_variables(sim.connection(requestsPerSecond="1000")),
     }
-    loaded = loaded_by("export", env=variables)
+
+
+def test_export_loads_no_pulumi(sim: SimulatorControl) -> None:
+    loaded = loaded_by("export", env=shop_variables(sim))
     assert "requests" in loaded and not loaded & {"pulumi", "grpc"}
+
+
+def test_replay_url_loads_no_pulumi(sim: SimulatorControl) -> None:
+    args = ("order_confirm", "--url", "http://127.0.0.1:9/in", "--since", "1h", "--dry-run")
+    loaded = loaded_by("replay", *args, env=shop_variables(sim))
+    assert {"requests", "urllib3"} <= loaded and not loaded & {"pulumi", "grpc"}

@@ -8,13 +8,17 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from provider.deliveries.dedupe import SqliteStore
 from sandbox.gitops import ShopRepo
+from sandbox.simulator.orders import shop_now
+from sandbox.simulator.receiver import HandledOnce, Receiver
 from tests.helpers import CallsSince, labels
 
 pytestmark = pytest.mark.engine
@@ -241,3 +245,30 @@ def targets(repo: ShopRepo, shop: str) -> dict[str, str]:
         hook["label"].split(" [pulumi:")[0]: hook["webHookParameters"][0]["url"].split("/")[2]
         for hook in repo.shops[shop].webhooks()
     }
+
+
+def test_replay_over_every_shop_sends_what_each_missed(repo: ShopRepo, tmp_path: Path) -> None:
+    handler = HandledOnce(SqliteStore(str(tmp_path / "deliveries.sqlite3")))
+    with Receiver(on_delivery=handler) as receiver:
+        erp = {"name": "erp", "event": "order_confirm", "url": f"{receiver.url}/order_confirm"}
+        repo.write_webhooks("webhooks.yaml", [erp])
+        repo.write_webhooks("webhooks-b.yaml", [erp])
+        assert repo.fleet("up", "--all")[0] == 0
+        an_hour_ago = shop_now() - timedelta(minutes=50)
+        for number, shop in enumerate(repo.shops.values(), start=1):
+            shop.take_down(receiver.url)  # the receiver is down for every shop's first order
+            shop.place_order(number=number * 100, at=an_hour_ago.isoformat())
+            shop.bring_up(receiver.url)
+            shop.place_order(
+                number=number * 100 + 1, at=(an_hour_ago + timedelta(minutes=1)).isoformat()
+            )
+        assert sorted(handler.handled) == [
+            "order_confirm:101",
+            "order_confirm:201",
+            "order_confirm:301",
+        ]
+        code, runs, output = repo.fleet("replay", "--all", "--since", "1h")
+    assert code == 0, output
+    assert {run["stack"]: run["changes"]["sent"] for run in runs} == dict.fromkeys(SHOPS, 2)
+    assert sorted(handler.handled) == [f"order_confirm:{n}" for n in (100, 101, 200, 201, 300, 301)]
+    assert repo.fleet("up", "--all", "--since", "1h")[0] == 1  # --since goes with replay only

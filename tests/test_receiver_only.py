@@ -1,6 +1,7 @@
-"""A receiver-only service, as the README installs it: the wheel without its dependencies, plus
-pydantic, defusedxml and python-multipart (no Pulumi SDK, no requests). The example Flask receiver runs there
-and takes what ``trigger`` sends, refusing a wrong token and anything not a delivery."""
+"""A receiver-only service, as the docs install it: the wheel without its dependencies, plus
+pydantic, defusedxml and python-multipart (no Pulumi SDK, no requests). The example Flask
+receiver runs there and takes what ``trigger`` sends, refusing a wrong token and anything not a
+delivery, and handing each order on once."""
 
 from __future__ import annotations
 
