@@ -5,8 +5,9 @@ reaches the shop with the same settings as the provider: the ``SHOPRENTER_*`` va
 ``--stack NAME`` that stack's ``shoprenter:*`` config, read through the ``pulumi`` CLI. ``fleet``
 runs one operation over many shops' stacks (see :mod:`provider.fleet`). ``trigger`` sends test
 deliveries (:mod:`provider.deliveries.trigger`): to each declared target of a stack's webhooks (read
-through the ``pulumi`` CLI, secrets included; no call to the shop), or to one URL. ``listen`` prints
-what arrives on this machine (:mod:`provider.deliveries.listen`).
+through the ``pulumi`` CLI, secrets included; no call to the shop), or to one URL. ``replay``
+sends again, rebuilt from the shop's orders, the deliveries of a window (:mod:`provider.replay`).
+``listen`` prints what arrives on this machine (:mod:`provider.deliveries.listen`).
 
 Each command's modules load when it runs, not before: ``listen``, ``trigger --url`` and
 ``export`` never load the Pulumi SDK, and ``--help`` loads none of them.
