@@ -21,7 +21,17 @@ GOBIN := $(shell go env GOPATH 2>/dev/null)/bin
 ACTIONLINT_VERSION := v1.7.12
 ACT_VERSION := v0.2.89
 
-tools:  ## actionlint (lints the GitHub workflow) and act (runs it), pinned, built once (needs Go)
+# gitlab-ci-local runs the GitLab pipeline: the newest release Node 20 runs (4.74 needs Node 22).
+GITLAB_CI_LOCAL_VERSION := 4.73.0
+GITLAB_CI_LOCAL := $(VENV)/gitlab-ci-local/node_modules/.bin/gitlab-ci-local
+
+tools:  ## actionlint and act (the GitHub workflow; need Go), gitlab-ci-local (the GitLab pipeline; npm), pinned, installed once
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "make tools: no npm here, so no gitlab-ci-local: its tests are skipped"; \
+	elif ! $(GITLAB_CI_LOCAL) --version 2>/dev/null | grep -qx "$(GITLAB_CI_LOCAL_VERSION)"; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/gitlab-ci-local \
+			gitlab-ci-local@$(GITLAB_CI_LOCAL_VERSION); \
+	fi
 	@if ! command -v go >/dev/null 2>&1; then \
 		echo "make tools: no Go here, so no act or actionlint: their tests are skipped"; \
 	else \

@@ -205,7 +205,7 @@ def main(project_dir: Optional[Path] = None) -> None:
         pulumi.runtime.is_config_secret(f"{pulumi.get_project()}:{key}")
         for key in ("webhooks", "overrides")
     )
-    memo = None if url_is_secret else declarations_memo(project_dir)
+    memo = None if url_is_secret else declarations_memo()
     try:
         registrations = load_registrations(config, project_dir, memo)
         plan = load_inventory_plan(config)
@@ -220,7 +220,9 @@ def main(project_dir: Optional[Path] = None) -> None:
         report(inventory, registrations, owner)
 
 
-def declarations_memo(project_dir: Path) -> Memo:
-    """The memo slot of this project folder's stack (see the module's docstring)."""
-    folder = str(project_dir.resolve())
-    return Memo.slot("declarations", folder, pulumi.get_project(), pulumi.get_stack())
+def declarations_memo() -> Memo:
+    """The memo slot of this project's stack, wherever its folder is: the fleet runs each stack
+    in a scratch workspace of its own, and a CI runner checks the repository out anywhere, so
+    a slot named by the folder would never be found again (another checkout of the same stack
+    on one machine shares the slot: at worst a miss, as the key is the input itself)."""
+    return Memo.slot("declarations", pulumi.get_project(), pulumi.get_stack())

@@ -2,11 +2,9 @@
 
 act (nektos/act, built by ``.ci/run`` from the Go module proxy) runs the shipped workflow in
 its host mode: every job a process of its own in a workspace of its own, the matrix jobs side by
-side. The GitOps repository is made from the fleet template; each of its six shops is a stack on
-a file backend (the "shared" backend: one folder every job reaches) with its own simulator on
-loopback, and its credentials in its stack file, encrypted with the passphrase the workflow gets
-as a secret. The actions the workflow uses are local stand-ins (``tests/act/``); the real ones
-are not exercised here.
+side, in a GitOps repository made from the fleet template (:mod:`tests.pipelines`). The
+actions the workflow uses are local stand-ins (``tests/act/``); the real ones are not exercised
+here.
 """
 
 from __future__ import annotations
@@ -23,32 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from provider.fleet import shard_of
-from sandbox.local_engine import PASSPHRASE, ROOT, engine_environment, pulumi_binary
-from sandbox.simulator import Simulator, SimulatorControl
+from sandbox.local_engine import PASSPHRASE, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.pipelines import SHOPS, GitOpsRepository, build_wheelhouse, declared_on
 
 pytestmark = [pytest.mark.act, pytest.mark.engine]
 
-WORKFLOW = ROOT / "examples" / "github" / "shoprenter-webhooks.yml"
-TEMPLATE = ROOT / "templates" / "shoprenter-webhooks-fleet"
 STAND_INS = Path(__file__).resolve().parent / "act"
 ACTIONS = {  # actions/checkout needs none: act emulates it
     "actions/setup-python@v5": "setup-python",
     "pulumi/actions@v7": "pulumi-actions",
     "actions/upload-artifact@v4": "upload-artifact",
+    "actions/cache@v4": "cache",
 }
 ACT_VERSION = "v0.2.89"
-# Six shops: two in each of three shards, and one in each of six (see shard_of).
-SHOPS = ("shop-a", "shop-b", "shop-c", "shop-d", "shop-f", "shop-j")
-DECLARED = "ERP sync"  # the template's one webhook, by its label
-
-
-def declared_on(shop: str) -> list[tuple[str, str, bool]]:
-    """What a shop must hold: the template's webhook, marked as its own stack's."""
-    return [(f"{DECLARED} [pulumi:agency/{shop}]", "order_confirm", True)]
 
 
 def act_binary() -> str:
@@ -63,16 +51,8 @@ def act_binary() -> str:
 
 @pytest.fixture(scope="module")
 def wheelhouse(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template's requirements as wheels (the package from ``dist``), so that each job's
-    ``pip install`` runs offline."""
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(folder),
-         "--find-links", str(dist), "-r", str(TEMPLATE / "requirements.txt")],
-        capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return folder
+    """The template's requirements as wheels, so that each job's ``pip install`` runs offline."""
+    return build_wheelhouse(dist, tmp_path_factory.mktemp("wheelhouse"))
 
 
 @dataclass
@@ -96,128 +76,51 @@ class Run:
         return jobs
 
 
-class GitOpsRepository:
-    """A repository made from the fleet template, with the shipped workflow, six shops."""
-
-    def __init__(self, folder: Path, binary: Path, wheelhouse: Path) -> None:
-        self.folder = folder / "repo"
-        self.scratch = folder
-        self.binary = binary
-        self.wheelhouse = wheelhouse
-        self.backend = f"file://{folder / 'state'}"
-        (folder / "state").mkdir()
-        self.simulators = {shop: Simulator().start() for shop in SHOPS}
-        self.shops = {shop: SimulatorControl(sim.url) for shop, sim in self.simulators.items()}
-        self.environment = engine_environment(binary, folder / "home", self.backend)
-        self._write_project()
-        for shop in SHOPS:
-            self._add_stack(shop)
-        self._commit()
-
-    def _write_project(self) -> None:
-        shutil.copytree(TEMPLATE, self.folder)
-        manifest = self.folder / "Pulumi.yaml"
-        text = manifest.read_text(encoding="utf-8").replace("${PROJECT}", "agency")
-        manifest.write_text(text.replace("${DESCRIPTION}", "an agency's shops"), "utf-8")
-        document = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-        document["config"]["shoprenter:requestsPerSecond"] = "1000"
-        manifest.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        workflows = self.folder / ".github" / "workflows"
-        workflows.mkdir(parents=True)
-        shutil.copy(WORKFLOW, workflows / WORKFLOW.name)
-
-    def _add_stack(self, shop: str) -> None:
-        """``pulumi stack init`` and the shop's connection, its secret encrypted."""
-        control = self.shops[shop]
-        self.pulumi("stack", "init", shop)
-        for key, value in (
-            ("shoprenter:apiUrl", control.api_url),
-            ("shoprenter:tokenUrl", control.token_url),
-            ("shoprenter:clientId", DEFAULT_CLIENT_ID),
-        ):
-            self.pulumi("config", "set", "--stack", shop, "--plaintext", key, value)
-        self.pulumi(
-            "config", "set", "--stack", shop, "--secret",
-            "shoprenter:clientSecret", DEFAULT_CLIENT_SECRET,
-        )  # fmt: skip
-
-    def _commit(self) -> None:
-        git = ["git", "-c", "user.name=agency", "-c", "user.email=ci@agency.example"]
-        for command in (["init", "--quiet", "--initial-branch", "main"], ["add", "-A"]):
-            subprocess.run([*git, *command], cwd=self.folder, check=True)
-        subprocess.run([*git, "commit", "--quiet", "-m", "shops"], cwd=self.folder, check=True)
-
-    def pulumi(self, *args: str) -> None:
-        done = subprocess.run(
-            [str(self.binary), *args, "--non-interactive"],
-            cwd=self.folder, env=self.environment, capture_output=True, text=True, check=False,
-            timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0, f"pulumi {' '.join(args)}: {done.stdout}{done.stderr}"
-
-    def act(self, event: str, shards: int, name: str) -> Run:
-        """Run the workflow for ``event`` with at most ``shards`` jobs."""
-        artifacts = self.scratch / f"artifacts-{name}"
-        stand_ins = [f"{action}={STAND_INS / folder}" for action, folder in ACTIONS.items()]
-        given = {
-            "STAND_IN_PYTHON_DIR": str(Path(sys.executable).parent),
-            "STAND_IN_PULUMI_DIR": str(self.binary.parent),
-            "STAND_IN_ARTIFACTS": str(artifacts),
-            "PULUMI_HOME": self.environment["PULUMI_HOME"],
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PIP_NO_INDEX": "1",
-            "PIP_FIND_LINKS": str(self.wheelhouse),
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        }
-        command = [
-            act_binary(), event, "--json",
-            "-P", "ubuntu-latest=-self-hosted",
-            "--action-cache-path", str(self.scratch / "act-cache"),
-            "--concurrent-jobs", "3",
-            "--var", f"SHOPRENTER_SHARDS={shards}",
-            "--var", "SHOPRENTER_CONCURRENCY=2",
-            "-s", f"PULUMI_BACKEND_URL={self.backend}",
-            "-s", f"PULUMI_CONFIG_PASSPHRASE={PASSPHRASE}",
-            *[arg for stand_in in stand_ins for arg in ("--local-repository", stand_in)],
-            *[arg for key, value in given.items() for arg in ("--env", f"{key}={value}")],
-        ]  # fmt: skip
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PULUMI_", "SHOPRENTER_", "PIP_", "VIRTUAL_ENV"))
-        }
-        done = subprocess.run(
-            command, cwd=self.folder, env=environment, capture_output=True, text=True,
-            check=False, timeout=1200,
-        )  # fmt: skip
-        (self.scratch / f"act-{name}.log").write_text(done.stdout + done.stderr, "utf-8")
-        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-        run = Run(done.returncode, lines)
-        for report in sorted(artifacts.glob("*/fleet.json")):
-            run.reports[report.parent.name] = json.loads(report.read_text(encoding="utf-8"))
-        if not lines:
-            raise AssertionError(f"act printed no log: {done.stderr[-3000:]}")
-        return run
-
-    def webhooks(self) -> dict[str, list[tuple[str, str, bool]]]:
-        """What each shop holds: (label, event, enabled) per webhook."""
-        return {
-            shop: sorted(
-                (h["label"], h["event"], bool(int(h["status"]))) for h in control.webhooks()
-            )
-            for shop, control in self.shops.items()
-        }
-
-    def writes(self) -> dict[str, int]:
-        """Writes each shop's simulator has seen (POST, PUT, DELETE on its webhooks)."""
-        return {
-            shop: sum(1 for call in control.api_calls() if call["method"] != "GET")
-            for shop, control in self.shops.items()
-        }
-
-    def close(self) -> None:
-        for simulator in self.simulators.values():
-            simulator.stop()
+def act(repo: GitOpsRepository, event: str, shards: int, name: str) -> Run:
+    """Run the workflow for ``event`` with at most ``shards`` jobs."""
+    artifacts = repo.scratch / f"artifacts-{name}"
+    stand_ins = [f"{action}={STAND_INS / folder}" for action, folder in ACTIONS.items()]
+    given = {
+        "STAND_IN_PYTHON_DIR": str(Path(sys.executable).parent),
+        "STAND_IN_PULUMI_DIR": str(repo.binary.parent),
+        "STAND_IN_ARTIFACTS": str(artifacts),
+        "STAND_IN_CACHE": str(repo.scratch / "actions-cache"),
+        "STAND_IN_CACHE_SEEN": str(repo.scratch / f"cache-seen-{name}"),
+        "PULUMI_HOME": repo.environment["PULUMI_HOME"],
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(repo.wheelhouse),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    command = [
+        act_binary(), event, "--json",
+        "-P", "ubuntu-latest=-self-hosted",
+        "--action-cache-path", str(repo.scratch / "act-cache"),
+        "--concurrent-jobs", "3",
+        "--var", f"SHOPRENTER_SHARDS={shards}",
+        "--var", "SHOPRENTER_CONCURRENCY=2",
+        "-s", f"PULUMI_BACKEND_URL={repo.backend}",
+        "-s", f"PULUMI_CONFIG_PASSPHRASE={PASSPHRASE}",
+        *[arg for stand_in in stand_ins for arg in ("--local-repository", stand_in)],
+        *[arg for key, value in given.items() for arg in ("--env", f"{key}={value}")],
+    ]  # fmt: skip
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PULUMI_", "SHOPRENTER_", "PIP_", "VIRTUAL_ENV"))
+    }
+    done = subprocess.run(
+        command, cwd=repo.folder, env=environment, capture_output=True, text=True,
+        check=False, timeout=1200,
+    )  # fmt: skip
+    (repo.scratch / f"act-{name}.log").write_text(done.stdout + done.stderr, "utf-8")
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    run = Run(done.returncode, lines)
+    for report in sorted(artifacts.glob("*/fleet.json")):
+        run.reports[report.parent.name] = json.loads(report.read_text(encoding="utf-8"))
+    if not lines:
+        raise AssertionError(f"act printed no log: {done.stderr[-3000:]}")
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +177,7 @@ def test_the_workflow_applies_every_shop_in_shards_then_finds_no_drift(
     repo: GitOpsRepository,
 ) -> None:
     # push, three shards: every shop gets exactly its declared webhook.
-    first = repo.act("push", shards=3, name="push-3")
+    first = act(repo, "push", shards=3, name="push-3")
     assert first.status == 0, first.text()[-6000:]
     held = repo.webhooks()
     assert held == {shop: declared_on(shop) for shop in SHOPS}
@@ -298,14 +201,14 @@ def test_the_workflow_applies_every_shop_in_shards_then_finds_no_drift(
 
     # The nightly drift check: no drift, no write.
     writes = repo.writes()
-    drift = repo.act("schedule", shards=3, name="schedule")
+    drift = act(repo, "schedule", shards=3, name="schedule")
     assert drift.status == 0, drift.text()[-6000:]
     assert {e["state"] for entries in drift.reports.values() for e in entries} == {"ok"}
     assert sorted(shops_in(drift)) == sorted(SHOPS)
     assert repo.writes() == writes
 
     # A second push, six shards of one shop each: nothing to write, the same shops.
-    again = repo.act("push", shards=6, name="push-6")
+    again = act(repo, "push", shards=6, name="push-6")
     assert again.status == 0, again.text()[-6000:]
     assert sorted(len(entries) for entries in again.reports.values()) == [1] * 6
     assert repo.writes() == writes
@@ -316,7 +219,7 @@ def test_a_shop_that_refuses_the_credentials_fails_its_job_alone(repo: GitOpsRep
     refusing = "shop-c"
     repo.shops[refusing].settings(credentials={"clientId": "demo-client", "clientSecret": "new"})
     try:
-        run = repo.act("push", shards=3, name="refused")
+        run = act(repo, "push", shards=3, name="refused")
     finally:
         repo.shops[refusing].settings(
             credentials={"clientId": DEFAULT_CLIENT_ID, "clientSecret": DEFAULT_CLIENT_SECRET}
@@ -333,3 +236,36 @@ def test_a_shop_that_refuses_the_credentials_fails_its_job_alone(repo: GitOpsRep
     assert states == {shop: "failed" if shop == refusing else "ok" for shop in SHOPS}
     said = [str(line.get("msg", "")) for line in jobs[f"{shard_of(refusing, 3)}/3"]]
     assert any(refusing in text and "failed" in text for text in said)  # the log names it
+
+
+def memos(folder: Path) -> dict[str, int]:
+    """The memo files of validated declarations under ``folder``, with their times (ns)."""
+    found = folder.glob("**/declarations/*.json")
+    return {path.name: path.stat().st_mtime_ns for path in found}
+
+
+def test_a_fresh_runner_restores_the_cache_and_validates_nothing_again(
+    repo: GitOpsRepository,
+) -> None:
+    """Each shard's cache (pip's downloads, the memo of validated declarations) is saved by
+    the first run and restored into the fresh workspace of the next, whose program runs then
+    find every stack's declarations validated: no memo file is written again."""
+    assert act(repo, "push", shards=3, name="cache-push").status == 0  # every shop applied
+    shutil.rmtree(repo.scratch / "actions-cache", ignore_errors=True)
+    cold = act(repo, "schedule", shards=3, name="cache-cold")
+    assert cold.status == 0, cold.text()[-6000:]
+    said = [str(line.get("msg", "")) for line in cold.lines]
+    assert sum("stand-in cache: saved" in text for text in said) == 3
+    saved = memos(repo.scratch / "actions-cache")
+    assert len(saved) == len(SHOPS)  # one memo per stack, each in its shard's entry
+
+    warm = act(repo, "schedule", shards=3, name="cache-warm")
+    assert warm.status == 0, warm.text()[-6000:]
+    said = [str(line.get("msg", "")) for line in warm.lines]
+    assert sum("stand-in cache: hit" in text for text in said) == 3
+    assert set(workspaces(warm).values()).isdisjoint(workspaces(cold).values())  # fresh ones
+    # What each warm job's folders held at its end: every memo restored, none written again.
+    assert memos(repo.scratch / "cache-seen-cache-warm") == saved
+    (repo.scratch / "cache-figures.json").write_text(
+        json.dumps({"cold": job_windows(cold), "warm": job_windows(warm)}), encoding="utf-8"
+    )

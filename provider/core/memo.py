@@ -6,7 +6,7 @@ models is most of what a run of the program costs beyond the Pulumi SDK's own st
 and this package's code, so the program keeps what it got for them and an unchanged run (the
 update phase of every ``up``, whose preview phase has just validated the same input) skips it.
 
-* One file per *slot* (the program uses one per project folder and stack), replaced at every
+* One file per *slot* (the program uses one per project and stack), replaced at every
   store: the memo never holds more than the last value of each slot.
 * A value is returned only for the key it was stored with; anything else (no file, another
   key, a file that does not parse) is a miss, and a store that fails is skipped: the memo can
