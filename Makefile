@@ -41,13 +41,17 @@ tools:  ## actionlint and act (the GitHub workflow; need Go), gitlab-ci-local (t
 			GOFLAGS=-mod=mod go install github.com/nektos/act@$(ACT_VERSION); }; \
 	fi
 
-test: setup tools  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets), act
+# Test files run side by side, each whole in one worker (its module fixtures built once):
+# most of a test's time is waiting on a CLI, a simulated shop's 3 requests/s or a pipeline.
+JOBS ?= 3
+
+test: setup tools  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets), act, gitlab-ci-local
 	scripts/pulumi-cli >/dev/null
 	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 -a -z "$$CI" ]  # CI has ../shared: must build
-	PATH="$(GOBIN):$$PATH" $(PY) -m pytest
+	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -n $(JOBS) --dist loadfile
 
 unit: setup  ## every test but the real-CLI ones; never builds the CLI
-	$(PY) -m pytest -m "not engine"
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not engine"
 
 act: setup tools  ## only the tests that run the GitHub workflow with act
 	scripts/pulumi-cli >/dev/null

@@ -69,17 +69,37 @@ def test_the_github_workflow_passes_actionlint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_gitlab_pipeline_runs_the_fleet_per_stage() -> None:
+def test_the_gitlab_pipeline_runs_the_fleet_per_job_over_its_shard() -> None:
+    """Each job's command as GitLab expands it for the second of its parallel jobs
+    (tests/test_gitlab.py runs the pipeline itself)."""
     pipeline = load(EXAMPLES / "gitlab" / ".gitlab-ci.yml")
-    assert pipeline["stages"] == ["preview", "up", "drift"]
-    operations = {}
-    for name in pipeline["stages"]:
-        commands = fleet_commands(pipeline[name]["script"])
-        operations[name] = [fleet.parse_args(command).operation for command in commands]
-    assert operations == {"preview": ["preview"], "up": ["refresh", "up"], "drift": ["drift"]}
-    assert pipeline["up"]["resource_group"]  # one pipeline at a time applies
+    shards = pipeline[".shards"]
+    [script] = shards["script"]
+    found = {}
+    for job in ("preview", "up", "drift", "replay"):
+        assert pipeline[job]["extends"] == ".shards"
+        values = {
+            **pipeline["variables"],
+            **pipeline[job]["variables"],
+            "CI_NODE_INDEX": "2",
+            "CI_NODE_TOTAL": str(shards["parallel"]),
+        }
+        line = script.replace("venv/bin/shoprenter-webhooks fleet", "$FLEET")
+        for name, value in sorted(values.items(), key=lambda item: -len(item[0])):
+            line = line.replace(f'"${name}"', shlex.quote(value)).replace(f"${name}", value)
+        [command] = fleet_commands([line])
+        args = fleet.parse_args(command)
+        assert args.all and args.shard == (2, shards["parallel"]) and args.json
+        found[job] = (args.operation, args.refresh, args.since)
+    assert found == {
+        "preview": ("preview", True, None),
+        "up": ("up", True, None),
+        "drift": ("drift", False, None),
+        "replay": ("replay", False, "25h"),
+    }
+    assert pipeline["up"]["resource_group"]  # one pipeline at a time applies a shard
     # The command a repository made from the fleet template has: the pinned package's script.
-    assert pipeline["variables"]["FLEET"] == ".venv/bin/shoprenter-webhooks fleet"
+    assert "venv/bin/shoprenter-webhooks fleet" in script
 
 
 def test_the_operator_stack_reconciles_continuously_and_never_destroys() -> None:
