@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8765
 
-.PHONY: setup pulumi tools test unit act lint check demo bench simulator
+.PHONY: setup pulumi tools test unit act lint check demo bench stress simulator
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -72,6 +72,12 @@ demo: setup  ## the whole story on loopback with the real pulumi CLI (PLUGINS=of
 
 bench: setup  ## benchmarks against the simulator; writes nothing, prints a table (ROWS=2,11: some)
 	$(PY) -m scripts.bench $(if $(ROWS),--rows $(ROWS))
+
+TRIES ?= 20
+stress: setup  ## kill pulumi up midway TRIES times per plugin set, every core busy: late calls, survivors
+	scripts/pulumi-cli >/dev/null
+	scripts/pulumi-cli --official >/dev/null
+	$(PY) -m scripts.stress_kill --tries $(TRIES)
 
 simulator: setup  ## a simulated shop on 127.0.0.1:$(PORT) until Ctrl-C
 	$(PY) -m sandbox.simulator --port $(PORT)

@@ -61,6 +61,15 @@ class PacedRetry(Retry):
         self.pacer.wait()
 
 
+class LifelineAdapter(HTTPAdapter):
+    """requests' adapter, which looks at the engine once more right before a request goes out
+    (the pacer looked when the slot came; a thread may be held up between the two)."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        pause(0)
+        return super().send(request, *args, **kwargs)
+
+
 def build_session(pacer: Pacer) -> requests.Session:
     """A session whose safe requests are retried with capped, jittered exponential backoff."""
     retry = PacedRetry(
@@ -79,7 +88,7 @@ def build_session(pacer: Pacer) -> requests.Session:
     )
     retry.pacer = pacer
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
+    adapter = LifelineAdapter(max_retries=retry, pool_maxsize=8)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update(HEADERS)

@@ -28,6 +28,8 @@ an event.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import logging
 import os
@@ -58,12 +60,51 @@ ADDRESS = re.compile(r"^(?P<host>[\w.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d+)$")
 _ENGINE_GONE = threading.Event()
 _STARTED = threading.Lock()
 _started = False
+# The connection the watcher holds, and the engine's address: any thread may look at them.
+_HELD = threading.Lock()
+_held: dict[str, Any] = {}
 
 
 def pause(seconds: float) -> None:
-    """Sleep ``seconds`` (none: just look), unless the engine goes: then raise EngineGone."""
-    if _ENGINE_GONE.wait(seconds if seconds > 0 else 0):
+    """Sleep ``seconds`` (none: just look), unless the engine goes: then raise EngineGone.
+
+    The look is the calling thread's own (:func:`_gone_now`), not only the watcher's word: on
+    a loaded machine the watcher thread may not run for a second after the engine died, and a
+    call must not start in that second.
+    """
+    if _ENGINE_GONE.wait(seconds if seconds > 0 else 0) or _gone_now():
         raise EngineGone("the engine that started this process is gone; nothing more is sent")
+
+
+def _gone_now() -> bool:
+    """Whether the engine is gone, looked at now: the connection the watcher holds was closed
+    by the other end, and nobody listens at the engine's address any more (an engine that
+    merely dropped an idle connection still accepts one)."""
+    with _HELD:
+        held, address = _held.get("connection"), _held.get("address")
+        if held is None or address is None:
+            return False
+        try:
+            closed = held.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # open, nothing said: the engine is there
+        except OSError:
+            closed = True  # reset
+    if closed and _refused(address):
+        _ENGINE_GONE.set()
+        return True
+    return False
+
+
+def _refused(address: tuple[str, int]) -> bool:
+    """Whether a connection to ``address`` is refused now (a look that times out is not)."""
+    try:
+        socket.create_connection(address, timeout=LOOK_TIMEOUT_SECONDS).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def warn(message: str) -> None:
@@ -115,8 +156,11 @@ def hold_on() -> None:
         address, host = engine_address(sys.argv), None
     else:
         address, host = _program_engine_address(), os.getppid()
-    if address is not None:
-        threading.Thread(target=_watch, args=(address, host), name="lifeline", daemon=True).start()
+    if address is None:
+        return
+    if host is not None:  # the program may end first (its engine calls fail): tell the host then
+        atexit.register(_stop_host_if_engine_gone, address, host)
+    threading.Thread(target=_watch, args=(address, host), name="lifeline", daemon=True).start()
 
 
 def _provider_server() -> Optional[types.ModuleType]:
@@ -156,6 +200,8 @@ def _watch(address: tuple[str, int], host: Optional[int]) -> None:
             time.sleep(LOOK_TIMEOUT_SECONDS)
             continue
         unanswered = 0
+        with _HELD:
+            _held.update(connection=connection, address=address)
         _until_closed(connection)  # the engine died, or dropped an idle connection: look again
     _ENGINE_GONE.set()
     if host is not None:
@@ -165,13 +211,23 @@ def _watch(address: tuple[str, int], host: Optional[int]) -> None:
 
 
 def _until_closed(connection: socket.socket) -> None:
-    with connection:
-        connection.settimeout(None)
-        try:
-            while connection.recv(4096):
-                pass  # what the engine's server says to a silent client is of no interest
-        except OSError:
-            pass
+    connection.settimeout(None)
+    try:
+        while connection.recv(4096):
+            pass  # what the engine's server says to a silent client is of no interest
+    except OSError:
+        pass
+    with _HELD:  # no thread looks at it once closed (its number may be another socket's then)
+        _held.pop("connection", None)
+        connection.close()
+
+
+def _stop_host_if_engine_gone(address: tuple[str, int], host: int) -> None:
+    """At the program's exit: when the engine is gone, tell the language host to stop (it
+    would otherwise notice only at its next look, minutes later)."""
+    if _ENGINE_GONE.is_set() or _refused(address):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(host, signal.SIGINT)
 
 
 class _PlainTraceback:

@@ -77,6 +77,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- routing -------------------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
+        arrived = time.time()
         parts = urlsplit(self.path)
         path, query = parts.path, parse_qs(parts.query)
         raw = self._read_body()
@@ -95,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
             except ApiError as error:
                 status, answer = error.status, error.body()
         # Logged when handled, so a delayed answer never lands in a later test's log.
-        shop.record(method, path, 0 if fault and fault.mode.startswith("drop") else status)
+        shop.record(method, path, 0 if fault and fault.mode.startswith("drop") else status, arrived)
         if fault and fault.mode.startswith("drop"):
             self.close_connection = True
             return

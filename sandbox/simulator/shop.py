@@ -163,9 +163,19 @@ class Shop:
         with self._lock:
             self._tokens.clear()
 
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, arrived: float) -> None:
+        """Log a request: when it ``arrived`` (its request line read) and when it was handled
+        (``at``), both as seconds since the epoch."""
         with self._lock:
-            self.log.append({"method": method, "path": path, "status": status, "at": time.time()})
+            self.log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "arrived": arrived,
+                    "at": time.time(),
+                }
+            )
 
     def take_down(self, url: str, seconds: Optional[float]) -> None:
         """Deliveries to URLs starting with ``url`` fail, for ``seconds`` (``None``: until
