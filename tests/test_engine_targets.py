@@ -75,9 +75,7 @@ def test_an_order_reaches_each_target_in_its_own_format_and_fields(
         )
         sim.place_order(number=7)
         got = {delivery.path: delivery for delivery in receiver.deliveries}
-    assert json.loads(got["/erp"].data)["orders"]["order"] == [
-        {"email": "test-delivery@example.com"}
-    ]
+    assert json.loads(got["/erp"].data)["orders"]["order"] == [{"email": "customer7@example.com"}]
     order = ElementTree.fromstring(got["/warehouse"].data).find("order")
     assert order is not None and order.findtext("innerId") == "7"
 
