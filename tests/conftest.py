@@ -3,6 +3,7 @@ scratch stack driven by the real ``pulumi`` CLI for the engine tests, with each 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -62,14 +63,22 @@ def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStac
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel and sdist of this checkout, built as a release is (``python -m build``)."""
-    out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
+    """The wheel and sdist of this checkout, built as a release is (``python -m build``),
+    once per run: the test workers (pytest-xdist) share one build, the first builds it."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's temporary folder is in the run's own: that one is shared.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out = shared / "dist"
+    with (shared / "dist.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (out / "built").exists():
+            built = subprocess.run(
+                [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
+            )
+            assert built.returncode == 0, built.stderr[-3000:]
+            (out / "built").touch()
     return out

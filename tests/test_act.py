@@ -27,7 +27,8 @@ from sandbox.local_engine import PASSPHRASE, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.pipelines import SHOPS, GitOpsRepository, build_wheelhouse, declared_on
 
-pytestmark = [pytest.mark.act, pytest.mark.engine]
+# One worker runs this file: its repository (six shops, their stacks) is built once.
+pytestmark = [pytest.mark.act, pytest.mark.engine, pytest.mark.xdist_group("act")]
 
 STAND_INS = Path(__file__).resolve().parent / "act"
 ACTIONS = {  # actions/checkout needs none: act emulates it

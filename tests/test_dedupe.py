@@ -5,6 +5,7 @@ retention. PostgreSQL is a real server on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -23,6 +24,10 @@ from sandbox.local_engine import ROOT
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
+    """The server CI started (``python -m sandbox.backends``), or one of our own."""
+    if os.environ.get("SANDBOX_POSTGRES_URL"):
+        yield os.environ["SANDBOX_POSTGRES_URL"]
+        return
     with postgres() as url:
         yield url
 

@@ -33,7 +33,8 @@ from sandbox.local_engine import PASSPHRASE, ROOT, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.pipelines import GITLAB_PIPELINE, SHOPS, GitOpsRepository, build_wheelhouse, declared_on
 
-pytestmark = [pytest.mark.act, pytest.mark.engine]
+# One worker runs this file: its repository (six shops, their stacks) is built once.
+pytestmark = [pytest.mark.act, pytest.mark.engine, pytest.mark.xdist_group("gitlab")]
 
 GITLAB_CI_LOCAL_VERSION = "4.73.0"  # 4.74 needs Node 22 (Set.prototype.union)
 GITLAB_CI_LOCAL = ROOT / ".venv" / "gitlab-ci-local" / "node_modules" / ".bin" / "gitlab-ci-local"

@@ -21,7 +21,8 @@ from sandbox.local_engine import ROOT, LocalStack, PulumiError, engine_environme
 from sandbox.simulator.control import SimulatorControl
 from tests.helpers import FAST, CallsSince, summary
 
-pytestmark = pytest.mark.engine
+# One worker runs this file: its virtualenv of the released package is built once.
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("package")]
 
 TEMPLATES = ROOT / "templates"
 NOT_SHIPPED = ("sandbox/", "tests/", "scripts/", "examples/", "templates/", "tools/", "docs/")

@@ -19,7 +19,8 @@ from provider.deliveries.trigger import send
 from sandbox.local_engine import ROOT
 from tests.helpers import serving
 
-pytestmark = pytest.mark.engine  # builds the wheel and installs from PyPI: minutes, not seconds
+# Builds the wheel and installs from PyPI (minutes, not seconds): one worker, one virtualenv.
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("receiver-venv")]
 
 EXAMPLE = ROOT / "examples" / "receiver" / "app.py"
 
