@@ -1,7 +1,7 @@
-"""The lifeline's own look: a thread about to call the shop sees that the engine is gone
-without waiting for the watcher thread, which a loaded machine may not run for a second; an
-engine that only dropped an idle connection is still there; and a program that ends before
-its watcher tells the language host to stop."""
+"""The lifeline's own look: a thread about to call the shop starts the call only while the
+connection to the engine is open as it sees it itself, and waits for the watcher's word once
+it closed (the watcher thread of a loaded machine may not run for a second or two); and a
+program that ends before its watcher tells the language host to stop."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -18,42 +19,88 @@ from provider.shoprenter import lifeline
 
 
 @pytest.fixture
-def held() -> Iterator[tuple[socket.socket, socket.socket]]:
+def engine() -> Iterator[tuple[socket.socket, socket.socket]]:
     """An "engine" listening on loopback, and the connection a watcher would hold to it, put
     where the lifeline looks; no watcher thread runs. The module's state is put back after."""
-    engine = socket.create_server(("127.0.0.1", 0))
-    connection = socket.create_connection(engine.getsockname())
-    lifeline._held.update(connection=connection, address=engine.getsockname())
+    listening = socket.create_server(("127.0.0.1", 0))
+    connection = socket.create_connection(listening.getsockname())
+    lifeline._watched.update(watching=True, connection=connection)
     try:
-        yield engine, connection
+        yield listening, connection
     finally:
-        lifeline._held.clear()
+        lifeline._watched.clear()
         lifeline._ENGINE_GONE.clear()
         connection.close()
-        engine.close()
+        listening.close()
 
 
-def test_a_call_sees_the_engine_gone_though_no_watcher_ran(
-    held: tuple[socket.socket, socket.socket],
+def paused_in_a_thread() -> tuple[threading.Thread, list[object]]:
+    """``pause(0)`` in a thread of its own: what it gave (None, or the error) once it ends."""
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            lifeline.pause(0)
+            outcome.append(None)
+        except EngineGone as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, outcome
+
+
+def the_watcher_says(connection: socket.socket | None, gone: bool = False) -> None:
+    """What the watcher does once it looked again: the connection it holds now, or gone."""
+    with lifeline._WATCHED:
+        lifeline._watched["connection"] = connection
+        if gone:
+            lifeline._ENGINE_GONE.set()
+        lifeline._WATCHED.notify_all()
+
+
+def test_a_call_starts_at_once_while_the_connection_is_open(
+    engine: tuple[socket.socket, socket.socket],
 ) -> None:
-    engine, _ = held
-    lifeline.pause(0)  # the engine is there
-    accepted, _ = engine.accept()
-    accepted.close()  # the engine dies: its connection closes, its address refuses
-    engine.close()
-    with pytest.raises(EngineGone):
-        lifeline.pause(0)
-    assert lifeline._ENGINE_GONE.is_set()  # the next look needs no system call
-
-
-def test_an_engine_that_dropped_an_idle_connection_is_still_there(
-    held: tuple[socket.socket, socket.socket],
-) -> None:
-    engine, _ = held
-    accepted, _ = engine.accept()
-    accepted.close()  # the connection dropped, the engine still listening
     lifeline.pause(0)
-    assert not lifeline._ENGINE_GONE.is_set()
+
+
+def test_a_closed_connection_holds_calls_until_the_watcher_finds_the_engine_gone(
+    engine: tuple[socket.socket, socket.socket],
+) -> None:
+    listening, _ = engine
+    accepted, _ = listening.accept()
+    accepted.close()  # the engine's end closed; the (starved) watcher has not looked yet
+    thread, outcome = paused_in_a_thread()
+    thread.join(timeout=0.5)
+    assert thread.is_alive() and outcome == []  # no call starts meanwhile
+    the_watcher_says(connection=None, gone=True)
+    thread.join(timeout=5)
+    assert len(outcome) == 1 and isinstance(outcome[0], EngineGone)
+
+
+def test_an_engine_that_dropped_an_idle_connection_lets_the_call_go_once_seen_again(
+    engine: tuple[socket.socket, socket.socket],
+) -> None:
+    listening, _ = engine
+    accepted, _ = listening.accept()
+    accepted.close()  # the engine dropped the idle connection; it still listens
+    thread, outcome = paused_in_a_thread()
+    thread.join(timeout=0.3)
+    assert thread.is_alive()
+    again = socket.create_connection(listening.getsockname())
+    try:
+        the_watcher_says(connection=again)  # the watcher looked again: the engine is there
+        thread.join(timeout=5)
+        assert outcome == [None]
+    finally:
+        again.close()
+
+
+def test_no_watcher_no_waiting() -> None:
+    """A test, a program or a REPL: no lifeline runs, and nothing ever waits for one."""
+    assert not lifeline._watched.get("watching")
+    lifeline.pause(0)
 
 
 @pytest.mark.parametrize("engine_alive", [True, False])
@@ -61,10 +108,10 @@ def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
     engine_alive: bool,
 ) -> None:
     host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    engine = socket.create_server(("127.0.0.1", 0))
-    address = engine.getsockname()
+    listening = socket.create_server(("127.0.0.1", 0))
+    address = listening.getsockname()
     if not engine_alive:
-        engine.close()
+        listening.close()
     try:
         lifeline._stop_host_if_engine_gone(address, host.pid)
         try:
@@ -74,5 +121,5 @@ def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
     finally:
         host.kill()
         host.wait()
-        engine.close()
+        listening.close()
     assert status == (None if engine_alive else -signal.SIGINT)

@@ -9,8 +9,10 @@ from inside the provider, so that they hold with whatever plugin host started it
   runner, an OOM kill) nobody stops the provider process, and calls waiting for their pacer
   slot went on creating webhooks that no engine would ever record. :func:`hold_on` keeps one
   idle connection to the engine's address on a daemon thread; the kernel closes it the moment
-  the engine dies. From then on :func:`pause`, which every pacer wait and retry backoff goes
-  through, raises :class:`~provider.core.errors.EngineGone` instead of letting a call start; a call
+  the engine dies. :func:`pause`, which every pacer wait, retry backoff and request goes
+  through, lets a call start only while that connection is open as the calling thread sees it
+  (a starved watcher thread cannot let calls through), and raises
+  :class:`~provider.core.errors.EngineGone` once the watcher found the engine gone; a call
   already on the wire has :data:`GRACE_SECONDS` to finish, and then the process exits.
 * **A provider has no voice.** The SDK gives a dynamic provider no way to warn; :func:`warn`
   sends a warning through the engine's own service at that same address.
@@ -60,40 +62,51 @@ ADDRESS = re.compile(r"^(?P<host>[\w.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d+)$")
 _ENGINE_GONE = threading.Event()
 _STARTED = threading.Lock()
 _started = False
-# The connection the watcher holds, and the engine's address: any thread may look at them.
-_HELD = threading.Lock()
-_held: dict[str, Any] = {}
+# Whether a watcher runs, and the connection it holds while it is open: any thread may look
+# (under the condition, which the watcher notifies at every change).
+_WATCHED = threading.Condition()
+_watched: dict[str, Any] = {}
+# How often a call waiting for the watcher's word looks again, should a word be missed.
+LOOK_AGAIN_SECONDS = 0.1
 
 
 def pause(seconds: float) -> None:
-    """Sleep ``seconds`` (none: just look), unless the engine goes: then raise EngineGone.
+    """Sleep ``seconds`` (none: just look), then let the caller start a call only while the
+    engine is known to be there; once it is gone, raise EngineGone.
 
-    The look is the calling thread's own (:func:`_gone_now`), not only the watcher's word: on
-    a loaded machine the watcher thread may not run for a second after the engine died, and a
-    call must not start in that second.
+    Known to be there means the connection the watcher holds is open *now*, as the calling
+    thread sees it itself. Once it closed, nobody knows until the watcher has looked again
+    (the engine died, or only dropped an idle connection), and a call waits for that word:
+    on a loaded machine the watcher thread may not run for a second or two after the engine
+    died, and no call may start in that time.
     """
-    if _ENGINE_GONE.wait(seconds if seconds > 0 else 0) or _gone_now():
+    if _ENGINE_GONE.wait(seconds if seconds > 0 else 0) or not _engine_there():
         raise EngineGone("the engine that started this process is gone; nothing more is sent")
 
 
-def _gone_now() -> bool:
-    """Whether the engine is gone, looked at now: the connection the watcher holds was closed
-    by the other end, and nobody listens at the engine's address any more (an engine that
-    merely dropped an idle connection still accepts one)."""
-    with _HELD:
-        held, address = _held.get("connection"), _held.get("address")
-        if held is None or address is None:
-            return False
-        try:
-            closed = held.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except BlockingIOError:
-            return False  # open, nothing said: the engine is there
-        except OSError:
-            closed = True  # reset
-    if closed and _refused(address):
-        _ENGINE_GONE.set()
-        return True
-    return False
+def _engine_there() -> bool:
+    """Whether a call may start now (see :func:`pause`): no watcher runs in this process, or
+    its connection is open; while it looks again, wait for its word."""
+    with _WATCHED:
+        while not _ENGINE_GONE.is_set():
+            if not _watched.get("watching"):
+                return True  # a test, a program: no engine to hold on to
+            held = _watched.get("connection")
+            if held is not None and _open(held):
+                return True
+            _WATCHED.wait(timeout=LOOK_AGAIN_SECONDS)  # the watcher tells when it knows
+        return False
+
+
+def _open(connection: socket.socket) -> bool:
+    """Whether the other end has neither closed nor reset ``connection`` (a look that does
+    not wait and takes nothing from it)."""
+    try:
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True  # open, nothing said
+    except OSError:
+        return False  # reset
 
 
 def _refused(address: tuple[str, int]) -> bool:
@@ -160,6 +173,8 @@ def hold_on() -> None:
         return
     if host is not None:  # the program may end first (its engine calls fail): tell the host then
         atexit.register(_stop_host_if_engine_gone, address, host)
+    with _WATCHED:
+        _watched["watching"] = True  # from now on a call waits until the engine is seen
     threading.Thread(target=_watch, args=(address, host), name="lifeline", daemon=True).start()
 
 
@@ -200,10 +215,13 @@ def _watch(address: tuple[str, int], host: Optional[int]) -> None:
             time.sleep(LOOK_TIMEOUT_SECONDS)
             continue
         unanswered = 0
-        with _HELD:
-            _held.update(connection=connection, address=address)
+        with _WATCHED:
+            _watched["connection"] = connection
+            _WATCHED.notify_all()
         _until_closed(connection)  # the engine died, or dropped an idle connection: look again
-    _ENGINE_GONE.set()
+    with _WATCHED:
+        _ENGINE_GONE.set()
+        _WATCHED.notify_all()
     if host is not None:
         os.kill(host, signal.SIGINT)
     time.sleep(GRACE_SECONDS)
@@ -217,8 +235,8 @@ def _until_closed(connection: socket.socket) -> None:
             pass  # what the engine's server says to a silent client is of no interest
     except OSError:
         pass
-    with _HELD:  # no thread looks at it once closed (its number may be another socket's then)
-        _held.pop("connection", None)
+    with _WATCHED:  # no thread looks at it once closed (its number may be another socket's)
+        _watched.pop("connection", None)
         connection.close()
 
 
