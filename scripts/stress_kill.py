@@ -4,7 +4,7 @@ The promise: once the engine is gone, nothing more reaches the shop and no proce
 lives on, whichever plugin set started the provider and however loaded the machine is. Each
 try, per plugin set: an ``up`` of 16 webhooks at the shop's own 3 requests/s, its process group
 killed with SIGKILL after the third create (a lost CI runner), while a CPU hog keeps every core
-busy and other engine runs (previews of a stack of their own, one after another) run beside it.
+busy and other engine runs (two loops of previews of stacks of their own) run beside it.
 
 It counts, per try: *late calls* (requests that arrived at the shop after the kernel reaped
 the CLI) and *survivors* (processes of the run alive 10 s after the kill). It prints a table
@@ -45,26 +45,31 @@ class Try:
 
 
 @contextlib.contextmanager
-def engines_beside(binary: Path, scratch: Path, simulator: Simulator) -> Iterator[None]:
-    """Previews of a stack of their own, one after another, until the block ends: other
-    engine runs (a CLI, its language and provider plugins) on the same machine."""
+def engines_beside(binary: Path, scratch: Path, simulator: Simulator, count: int) -> Iterator[None]:
+    """``count`` loops of previews, each of a stack of its own, one preview after another,
+    until the block ends: other engine runs (a CLI, its language and provider plugins) on the
+    same machine."""
     control = SimulatorControl(simulator.url)
-    stack = LocalStack(scratch / "beside", binary, "beside")
-    stack.create(control.connection(requestsPerSecond="1000"))
-    stack.declare(declared(8, "beside"))
     stopping = threading.Event()
 
-    def loop() -> None:
+    def loop(stack: LocalStack) -> None:
         while not stopping.is_set():
             stack.pulumi("preview", check=False)
 
-    worker = threading.Thread(target=loop, daemon=True)
-    worker.start()
+    workers = []
+    for number in range(count):
+        stack = LocalStack(scratch / f"beside-{number}", binary, "beside")
+        stack.create(control.connection(requestsPerSecond="1000"))
+        stack.declare(declared(8, "beside"))
+        workers.append(threading.Thread(target=loop, args=(stack,), daemon=True))
+    for worker in workers:
+        worker.start()
     try:
         yield
     finally:
         stopping.set()
-        worker.join(timeout=600)
+        for worker in workers:
+            worker.join(timeout=600)
 
 
 def declared(count: int, prefix: str = "hook") -> list[dict[str, str]]:
@@ -100,7 +105,7 @@ def one_try(binary: Path, scratch: Path, simulator: Simulator) -> Try:
     return Try(len(late), len(survivors), died_at - killed_at)
 
 
-def run_set(plugins: str, tries: int, hogs: int) -> list[Try]:
+def run_set(plugins: str, tries: int, hogs: int, beside: int) -> list[Try]:
     binary = pulumi_binary(plugins)
     results = []
     with (
@@ -109,7 +114,7 @@ def run_set(plugins: str, tries: int, hogs: int) -> list[Try]:
         Simulator() as beside_shop,
     ):
         scratch = Path(folder)
-        with cpu_hog(hogs), engines_beside(binary, scratch, beside_shop):
+        with cpu_hog(hogs), engines_beside(binary, scratch, beside_shop, beside):
             for number in range(1, tries + 1):
                 result = one_try(binary, scratch / f"try-{number}", shop)
                 results.append(result)
@@ -129,10 +134,11 @@ def main() -> int:
     parser.add_argument(
         "--hogs", type=int, default=os.cpu_count() or 2, help="busy loops beside the runs"
     )
+    parser.add_argument("--beside", type=int, default=2, help="engine runs beside, at once")
     args = parser.parse_args()
     table = []
     for plugins in args.plugins.split(","):
-        results = run_set(plugins, args.tries, args.hogs)
+        results = run_set(plugins, args.tries, args.hogs, args.beside)
         late = sum(r.late for r in results)
         tries_late = sum(1 for r in results if r.late)
         survivors = sum(r.survivors for r in results)
