@@ -71,7 +71,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = shared / "dist"
     with (shared / "dist.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (out / "built").exists():
+        if not (shared / "dist.built").exists():  # beside the folder: it holds only the build
             built = subprocess.run(
                 [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
                 capture_output=True,
@@ -80,5 +80,5 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 timeout=600,
             )
             assert built.returncode == 0, built.stderr[-3000:]
-            (out / "built").touch()
+            (shared / "dist.built").touch()
     return out

@@ -108,14 +108,16 @@ def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
     engine_alive: bool,
 ) -> None:
     host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    listening = socket.create_server(("127.0.0.1", 0))
-    address = listening.getsockname()
-    if not engine_alive:
-        listening.close()
+    # A gone engine's address: a port held but not listening refuses, and no other test's
+    # server can take it meanwhile.
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    if engine_alive:
+        listening.listen()
     try:
-        lifeline._stop_host_if_engine_gone(address, host.pid)
+        lifeline._stop_host_if_engine_gone(listening.getsockname(), host.pid)
         try:
-            status = host.wait(timeout=2)
+            status = host.wait(timeout=2 if engine_alive else 30)
         except subprocess.TimeoutExpired:
             status = None
     finally:
