@@ -1,9 +1,9 @@
 """Fixtures: one simulator on loopback for the session, reset before each test, and a
-scratch stack driven by the real ``pulumi`` CLI for the engine tests, with each plugin set."""
+scratch stack driven by the real ``pulumi`` CLI for the engine tests, with each plugin set;
+what a run builds once for every worker; and how the workers share the suite."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -11,12 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer
 
 from provider.shoprenter.ledger import forget_ledgers
 from sandbox.local_engine import PLUGIN_SETS, ROOT, LocalStack, PluginsUnavailable, pulumi_binary
 from sandbox.simulator import Simulator
 from sandbox.simulator.control import SimulatorControl
-from tests.helpers import FAST
+from tests.helpers import FAST, built_once
+from tests.pipelines import build_wheelhouse
+from tests.scheduling import (
+    ByGroupLongestFirst,
+    DurationRecorder,
+    longest_group_first,
+    read_durations,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -64,21 +72,49 @@ def stack(tmp_path: Path, pulumi_path: Path, sim: SimulatorControl) -> LocalStac
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel and sdist of this checkout, built as a release is (``python -m build``),
-    once per run: the test workers (pytest-xdist) share one build, the first builds it."""
-    base = tmp_path_factory.getbasetemp()
-    # Under xdist each worker's temporary folder is in the run's own: that one is shared.
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    out = shared / "dist"
-    with (shared / "dist.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (shared / "dist.built").exists():  # beside the folder: it holds only the build
-            built = subprocess.run(
-                [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=600,
-            )
-            assert built.returncode == 0, built.stderr[-3000:]
-            (shared / "dist.built").touch()
-    return out
+    once per run, for every worker."""
+    return built_once(tmp_path_factory.getbasetemp(), "dist", build_release)
+
+
+def build_release(out: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template's requirements as wheels, so that each pipeline job's ``pip install``
+    runs offline; downloaded once per run, for every worker."""
+    return built_once(
+        tmp_path_factory.getbasetemp(), "wheelhouse", lambda folder: build_wheelhouse(dist, folder)
+    )
+
+
+# How the workers share the suite: tests/scheduling.py.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        action="store_true",
+        help="write each test's seconds to tests/durations.json (the order of make test)",
+    )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> ByGroupLongestFirst:
+    return ByGroupLongestFirst(config, log)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the items for its fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # alone, pytest keeps the files' order
+        items[:] = longest_group_first(items, read_durations())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("store_durations") and not os.environ.get("PYTEST_XDIST_WORKER"):
+        config.pluginmanager.register(DurationRecorder(), "store-durations")

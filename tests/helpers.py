@@ -3,13 +3,16 @@ simulator. Test modules import this, never ``conftest`` or each other."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -35,6 +38,24 @@ DECLARED: dict[str, Any] = {
     "adoptId": None,
 }
 ERP = DeclaredWebhook.model_validate(DECLARED)
+
+
+def built_once(base: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name`` of the run's temporary folder, built by ``build`` once per run:
+    the test workers (pytest-xdist) share it, the first to ask builds it while the others
+    wait on a lock. Its marker lies beside the folder, not in it: the folder holds only what
+    was built (twine checks every file of the wheel's), and a build that failed halfway is
+    started again, from nothing."""
+    # Under xdist each worker's temporary folder is in the run's own: that one is shared.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, marker = shared / name, shared / f"{name}.built"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not marker.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder)
+            marker.touch()
+    return folder
 
 
 def oauth_settings(sim: SimulatorControl, **overrides: Any) -> ConnectionSettings:

@@ -34,7 +34,7 @@ def declared_on(shop: str) -> list[tuple[str, str, bool]]:
     return [(f"{DECLARED} [pulumi:agency/{shop}]", "order_confirm", True)]
 
 
-def build_wheelhouse(dist: Path, folder: Path) -> Path:
+def build_wheelhouse(dist: Path, folder: Path) -> None:
     """The template's requirements as wheels in ``folder`` (the package from ``dist``)."""
     done = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(folder),
@@ -42,7 +42,6 @@ def build_wheelhouse(dist: Path, folder: Path) -> Path:
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    return folder
 
 
 class GitOpsRepository:

@@ -25,10 +25,10 @@ import pytest
 from provider.fleet import shard_of
 from sandbox.local_engine import PASSPHRASE, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.pipelines import SHOPS, GitOpsRepository, build_wheelhouse, declared_on
+from tests.pipelines import SHOPS, GitOpsRepository, declared_on
 
 # One worker runs this file: its repository (six shops, their stacks) is built once.
-pytestmark = [pytest.mark.act, pytest.mark.engine, pytest.mark.xdist_group("act")]
+pytestmark = [pytest.mark.act, pytest.mark.engine]
 
 STAND_INS = Path(__file__).resolve().parent / "act"
 ACTIONS = {  # actions/checkout needs none: act emulates it
@@ -48,12 +48,6 @@ def act_binary() -> str:
             pytest.fail(f"act is not installed: {install} (.ci/run does)")
         pytest.skip(f"act is not installed: {install} (.ci/run does)")
     return found
-
-
-@pytest.fixture(scope="module")
-def wheelhouse(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template's requirements as wheels, so that each job's ``pip install`` runs offline."""
-    return build_wheelhouse(dist, tmp_path_factory.mktemp("wheelhouse"))
 
 
 @dataclass

@@ -31,10 +31,10 @@ import yaml
 from provider.fleet import shard_of
 from sandbox.local_engine import PASSPHRASE, ROOT, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.pipelines import GITLAB_PIPELINE, SHOPS, GitOpsRepository, build_wheelhouse, declared_on
+from tests.pipelines import GITLAB_PIPELINE, SHOPS, GitOpsRepository, declared_on
 
 # One worker runs this file: its repository (six shops, their stacks) is built once.
-pytestmark = [pytest.mark.act, pytest.mark.engine, pytest.mark.xdist_group("gitlab")]
+pytestmark = [pytest.mark.act, pytest.mark.engine]
 
 GITLAB_CI_LOCAL_VERSION = "4.73.0"  # 4.74 needs Node 22 (Set.prototype.union)
 GITLAB_CI_LOCAL = ROOT / ".venv" / "gitlab-ci-local" / "node_modules" / ".bin" / "gitlab-ci-local"
@@ -128,8 +128,7 @@ def job_of(folder: str) -> tuple[str, int]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[GitOpsRepository]:
-    wheelhouse = build_wheelhouse(dist, tmp_path_factory.mktemp("wheelhouse"))
+def repo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Iterator[GitOpsRepository]:
     repository = GitOpsRepository(tmp_path_factory.mktemp("gitlab"), pulumi_binary(), wheelhouse)
     try:
         yield repository

@@ -19,10 +19,9 @@ import yaml
 from provider import __version__
 from sandbox.local_engine import ROOT, LocalStack, PulumiError, engine_environment, is_official
 from sandbox.simulator.control import SimulatorControl
-from tests.helpers import FAST, CallsSince, summary
+from tests.helpers import FAST, CallsSince, built_once, summary
 
-# One worker runs this file: its virtualenv of the released package is built once.
-pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("package")]
+pytestmark = pytest.mark.engine
 
 TEMPLATES = ROOT / "templates"
 NOT_SHIPPED = ("sandbox/", "tests/", "scripts/", "examples/", "templates/", "tools/", "docs/")
@@ -30,11 +29,14 @@ NOT_SHIPPED = ("sandbox/", "tests/", "scripts/", "examples/", "templates/", "too
 
 @pytest.fixture(scope="session")
 def package_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv with the template's requirements.txt, the wheel found in ``dist``."""
-    venv = tmp_path_factory.mktemp("package") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install(venv, TEMPLATES / "shoprenter-webhooks" / "requirements.txt", dist)
-    return venv
+    """A fresh virtualenv with the template's requirements.txt, the wheel found in ``dist``,
+    built once per run for every worker; the tests only read it."""
+
+    def build(venv: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        install(venv, TEMPLATES / "shoprenter-webhooks" / "requirements.txt", dist)
+
+    return built_once(tmp_path_factory.getbasetemp(), "package-venv", build)
 
 
 def install(venv: Path, requirements: Path, dist: Path) -> None:

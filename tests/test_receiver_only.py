@@ -19,8 +19,8 @@ from provider.deliveries.trigger import send
 from sandbox.local_engine import ROOT
 from tests.helpers import serving
 
-# Builds the wheel and installs from PyPI (minutes, not seconds): one worker, one virtualenv.
-pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("receiver-venv")]
+# Builds the wheel and installs from PyPI (minutes, not seconds): one virtualenv per run.
+pytestmark = pytest.mark.engine
 
 EXAMPLE = ROOT / "examples" / "receiver" / "app.py"
 
