@@ -41,18 +41,17 @@ tools:  ## actionlint and act (the GitHub workflow; need Go), gitlab-ci-local (t
 			GOFLAGS=-mod=mod go install github.com/nektos/act@$(ACT_VERSION); }; \
 	fi
 
-# Tests run side by side in JOBS workers (pytest-xdist): most of a test's time is waiting on a
-# CLI, a simulated shop's 3 requests/s or a pipeline. A file whose fixtures build something
-# big once (a repository of shops, a virtualenv) is one group, run whole by one worker.
+# Tests run side by side in JOBS workers (pytest-xdist), each group (a file, or a file's tests
+# of one plugin set) whole, the longest first: tests/scheduling.py.
 JOBS ?= 3
 
 test: setup tools  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets), act, gitlab-ci-local
 	scripts/pulumi-cli >/dev/null
 	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 -a -z "$$CI" ]  # CI has ../shared: must build
-	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -n $(JOBS) --dist loadfile
+	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -n $(JOBS)
 
 unit: setup  ## every test but the real-CLI ones; never builds the CLI
-	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not engine"
+	$(PY) -m pytest -n $(JOBS) -m "not engine"
 
 act: setup tools  ## only the tests that run the GitHub workflow with act
 	scripts/pulumi-cli >/dev/null
