@@ -205,11 +205,14 @@ class LocalStack:
         return found
 
     def create(self, connection: dict[str, str]) -> None:
-        """Make the stack with these ``shoprenter:`` settings, the secret ones encrypted."""
+        """Make the stack with these ``shoprenter:`` settings, the secret ones encrypted, in
+        one ``config set-all``: each CLI start of a stack with secrets derives its key anew."""
         self.pulumi("stack", "init", self.stack)
+        pairs = []
         for key, value in stack_config(connection).items():
             kind = "--secret" if key.split(":")[1] in SECRET_KEYS else "--plaintext"
-            self.pulumi("config", "set", kind, key, value)
+            pairs += [kind, f"{key}={value}"]
+        self.pulumi("config", "set-all", *pairs)
 
     def set_config(self, key: str, value: Any) -> None:
         """Write one config value (any YAML: a list stays a list) to the stack file;

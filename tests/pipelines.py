@@ -80,15 +80,12 @@ class GitOpsRepository:
         """``pulumi stack init`` and the shop's connection, its secret encrypted."""
         control = self.shops[shop]
         self.pulumi("stack", "init", shop)
-        for key, value in (
-            ("shoprenter:apiUrl", control.api_url),
-            ("shoprenter:tokenUrl", control.token_url),
-            ("shoprenter:clientId", DEFAULT_CLIENT_ID),
-        ):
-            self.pulumi("config", "set", "--stack", shop, "--plaintext", key, value)
         self.pulumi(
-            "config", "set", "--stack", shop, "--secret",
-            "shoprenter:clientSecret", DEFAULT_CLIENT_SECRET,
+            "config", "set-all", "--stack", shop,
+            "--plaintext", f"shoprenter:apiUrl={control.api_url}",
+            "--plaintext", f"shoprenter:tokenUrl={control.token_url}",
+            "--plaintext", f"shoprenter:clientId={DEFAULT_CLIENT_ID}",
+            "--secret", f"shoprenter:clientSecret={DEFAULT_CLIENT_SECRET}",
         )  # fmt: skip
 
     def _commit(self) -> None:
