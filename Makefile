@@ -42,16 +42,17 @@ tools:  ## actionlint and act (the GitHub workflow; need Go), gitlab-ci-local (t
 	fi
 
 # Tests run side by side in JOBS workers (pytest-xdist), each group (a file, or a file's tests
-# of one plugin set) whole, the longest first: tests/scheduling.py.
+# of one plugin set) whole, the longest first: tests/scheduling.py. PYTEST_ARGS adds to the
+# command line (-x, --store-durations), never to the pytest runs the tests start themselves.
 JOBS ?= 3
 
 test: setup tools  ## every test: unit, simulator over HTTP, provider process, real pulumi CLI (both plugin sets), act, gitlab-ci-local
 	scripts/pulumi-cli >/dev/null
 	scripts/pulumi-cli --official >/dev/null || [ $$? -eq 3 -a -z "$$CI" ]  # CI has ../shared: must build
-	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -n $(JOBS)
+	PATH="$(GOBIN):$$PATH" $(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 unit: setup  ## every test but the real-CLI ones; never builds the CLI
-	$(PY) -m pytest -n $(JOBS) -m "not engine"
+	$(PY) -m pytest -n $(JOBS) -m "not engine" $(PYTEST_ARGS)
 
 act: setup tools  ## only the tests that run the GitHub workflow with act
 	scripts/pulumi-cli >/dev/null
