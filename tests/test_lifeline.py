@@ -107,7 +107,13 @@ def test_no_watcher_no_waiting() -> None:
 def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
     engine_alive: bool,
 ) -> None:
-    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # A host that is up, as a program's has long been when the program ends. Once, in a
+    # loaded CI run, a host signalled moments after its start slept through the SIGINT (cause
+    # not pinned down: under 8 busy loops, 357,000 looks at a held port were all refused and
+    # 8,979 runs of these steps all ended the host).
+    waiting = "import time; print('up', flush=True); time.sleep(30)"
+    host = subprocess.Popen([sys.executable, "-c", waiting], stdout=subprocess.PIPE, text=True)
+    assert host.stdout is not None and host.stdout.readline() == "up\n"
     # A gone engine's address: a port held but not listening refuses, and no other test's
     # server can take it meanwhile.
     listening = socket.socket()
@@ -122,6 +128,6 @@ def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
             status = None
     finally:
         host.kill()
-        host.wait()
+        host.communicate()
         listening.close()
     assert status == (None if engine_alive else -signal.SIGINT)
