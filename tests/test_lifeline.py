@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -109,13 +108,11 @@ def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
     engine_alive: bool,
 ) -> None:
     # A host that is up and handles SIGINT as the real ones do (the official host's own
-    # handler; the stand-in's default_int_handler), whatever this worker passed on to it.
-    # Twice, in a whole loaded run, a host signalled here slept through its SIGINT (cause not
-    # pinned down: under 8 busy loops, 357,000 looks at a held port were all refused and
-    # 8,979 runs of these steps all ended the host): the message says what the host saw.
+    # handler, the stand-in's default_int_handler), not as it inherits it: a run started in
+    # the background of a shell without job control (`.ci/run &`) ignores SIGINT, and a
+    # Python child keeps ignoring it (two whole runs failed so before this was seen).
     waiting = (
-        "import signal, time; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
-        "signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "print('up', flush=True); time.sleep(30)"
     )
     host = subprocess.Popen([sys.executable, "-c", waiting], stdout=subprocess.PIPE, text=True)
@@ -126,29 +123,14 @@ def test_a_program_ending_first_stops_its_host_only_when_the_engine_is_gone(
     listening.bind(("127.0.0.1", 0))
     if engine_alive:
         listening.listen()
-    seen = ""
     try:
         lifeline._stop_host_if_engine_gone(listening.getsockname(), host.pid)
         try:
             status = host.wait(timeout=2 if engine_alive else 30)
         except subprocess.TimeoutExpired:
             status = None
-            seen = (
-                signals_of(host.pid)
-                + f", refused now: {lifeline._refused(listening.getsockname())}"
-            )
     finally:
         host.kill()
         host.communicate()
         listening.close()
-    assert status == (None if engine_alive else -signal.SIGINT), seen
-
-
-def signals_of(pid: int) -> str:
-    """A process's signal masks (pending, blocked, ignored, caught), as Linux shows them."""
-    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines()
-    return ", ".join(
-        line
-        for line in status
-        if line.startswith(("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))
-    )
+    assert status == (None if engine_alive else -signal.SIGINT)
