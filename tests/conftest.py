@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import pytest
@@ -116,5 +116,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    spare_the_processor(os.environ)
     if config.getoption("store_durations") and not os.environ.get("PYTEST_XDIST_WORKER"):
         config.pluginmanager.register(DurationRecorder(), "store-durations")
+
+
+def spare_the_processor(environment: MutableMapping[str, str]) -> None:
+    """Set what every process the tests start inherits, to spend less of the processor, which
+    bounds the suite (docs/benchmarks.md): none of it changes what a process does.
+
+    - Python writes the bytecode of what it imports, into one folder outside the work tree:
+      some CI images forbid writing it, and then each of the thousands of plugin and program
+      processes compiled this project's modules anew.
+    - pip does not compile all it installs (``PIP_NO_COMPILE`` is read as the value of pip's
+      compile flag: ``0`` turns it off): the processes compile, once, what they import.
+    - The Go programs (the CLI, the official language host, act) collect garbage a quarter
+      as often: they live seconds.
+    """
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    cache = Path(environment.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    environment.setdefault("PYTHONPYCACHEPREFIX", str(cache / "shoprenter-webhooks" / "pycache"))
+    environment.setdefault("PIP_NO_COMPILE", "0")
+    environment.setdefault("GOGC", "400")

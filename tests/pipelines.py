@@ -44,6 +44,20 @@ def build_wheelhouse(dist: Path, folder: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+def job_environment(repo: GitOpsRepository) -> dict[str, str]:
+    """What each job gets from its runner beside the pipeline's variables: the repository's
+    ``PULUMI_HOME``, no plugin downloads, and pip offline from the wheelhouse, compiling
+    nothing it installs (as the suite's own pip: ``spare_the_processor`` in conftest.py)."""
+    return {
+        "PULUMI_HOME": repo.environment["PULUMI_HOME"],
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(repo.wheelhouse),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_COMPILE": "0",
+    }
+
+
 class GitOpsRepository:
     """A repository made from the fleet template, with the shipped GitHub workflow and GitLab
     pipeline, six shops."""

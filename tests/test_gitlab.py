@@ -31,7 +31,7 @@ import yaml
 from provider.fleet import shard_of
 from sandbox.local_engine import PASSPHRASE, ROOT, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.pipelines import GITLAB_PIPELINE, SHOPS, GitOpsRepository, declared_on
+from tests.pipelines import GITLAB_PIPELINE, SHOPS, GitOpsRepository, declared_on, job_environment
 
 # One worker runs this file: its repository (six shops, their stacks) is built once.
 pytestmark = [pytest.mark.act, pytest.mark.engine]
@@ -89,11 +89,7 @@ def run_pipeline(repo: GitOpsRepository, source: str, name: str) -> Pipeline:
             if not key.startswith(("PULUMI_", "SHOPRENTER_", "PIP_", "VIRTUAL_ENV", "XDG_"))
         },
         "PATH": f"{Path(sys.executable).parent}:{repo.binary.parent}:{os.environ['PATH']}",
-        "PULUMI_HOME": repo.environment["PULUMI_HOME"],
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(repo.wheelhouse),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        **job_environment(repo),
     }
     # A merge request's pipeline has no branch of its own (GitLab sets no CI_COMMIT_BRANCH).
     unset = ["--unset-variable", "CI_COMMIT_BRANCH"] if source == "merge_request_event" else []
