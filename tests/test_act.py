@@ -25,7 +25,7 @@ import pytest
 from provider.fleet import shard_of
 from sandbox.local_engine import PASSPHRASE, pulumi_binary
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.pipelines import SHOPS, GitOpsRepository, declared_on
+from tests.pipelines import SHOPS, GitOpsRepository, declared_on, job_environment
 
 # One worker runs this file: its repository (six shops, their stacks) is built once.
 pytestmark = [pytest.mark.act, pytest.mark.engine]
@@ -81,11 +81,7 @@ def act(repo: GitOpsRepository, event: str, shards: int, name: str) -> Run:
         "STAND_IN_ARTIFACTS": str(artifacts),
         "STAND_IN_CACHE": str(repo.scratch / "actions-cache"),
         "STAND_IN_CACHE_SEEN": str(repo.scratch / f"cache-seen-{name}"),
-        "PULUMI_HOME": repo.environment["PULUMI_HOME"],
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(repo.wheelhouse),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        **job_environment(repo),
     }
     command = [
         act_binary(), event, "--json",
@@ -168,9 +164,18 @@ def workspaces(run: Run) -> dict[str, str]:
     return found
 
 
+def memos(folder: Path) -> dict[str, int]:
+    """The memo files of validated declarations under ``folder``, with their times (ns)."""
+    found = folder.glob("**/declarations/*.json")
+    return {path.name: path.stat().st_mtime_ns for path in found}
+
+
 def test_the_workflow_applies_every_shop_in_shards_then_finds_no_drift(
     repo: GitOpsRepository,
 ) -> None:
+    """A push applies every shop, each in its own shard's job; two nightly drift checks find
+    nothing, the second on fresh runners that restore the first one's cache and validate
+    nothing again; a push over six shards has nothing to write."""
     # push, three shards: every shop gets exactly its declared webhook.
     first = act(repo, "push", shards=3, name="push-3")
     assert first.status == 0, first.text()[-6000:]
@@ -194,13 +199,32 @@ def test_the_workflow_applies_every_shop_in_shards_then_finds_no_drift(
         calls = [call["at"] for call in control.requests() if "/_sim/" not in call["path"]]
         assert calls and own[0] - 1 <= min(calls) and max(calls) <= own[1] + 1, (shop, own)
 
-    # The nightly drift check: no drift, no write.
+    # The nightly drift check on runners with nothing cached (the push's entries dropped): no
+    # drift, no write, and each shard's cache saved with the memos of its shops' declarations.
     writes = repo.writes()
-    drift = act(repo, "schedule", shards=3, name="schedule")
-    assert drift.status == 0, drift.text()[-6000:]
-    assert {e["state"] for entries in drift.reports.values() for e in entries} == {"ok"}
-    assert sorted(shops_in(drift)) == sorted(SHOPS)
+    shutil.rmtree(repo.scratch / "actions-cache", ignore_errors=True)
+    cold = act(repo, "schedule", shards=3, name="schedule-cold")
+    assert cold.status == 0, cold.text()[-6000:]
+    assert {e["state"] for entries in cold.reports.values() for e in entries} == {"ok"}
+    assert sorted(shops_in(cold)) == sorted(SHOPS)
     assert repo.writes() == writes
+    said = [str(line.get("msg", "")) for line in cold.lines]
+    assert sum("stand-in cache: saved" in text for text in said) == 3
+    saved = memos(repo.scratch / "actions-cache")
+    assert len(saved) == len(SHOPS)  # one memo per stack, each in its shard's entry
+
+    # The next night, on fresh runners: each shard's cache restored into a new workspace, whose
+    # program runs find every stack's declarations validated: no memo file written again.
+    warm = act(repo, "schedule", shards=3, name="schedule-warm")
+    assert warm.status == 0, warm.text()[-6000:]
+    said = [str(line.get("msg", "")) for line in warm.lines]
+    assert sum("stand-in cache: hit" in text for text in said) == 3
+    assert set(workspaces(warm).values()).isdisjoint(workspaces(cold).values())  # fresh ones
+    assert memos(repo.scratch / "cache-seen-schedule-warm") == saved  # each job's end
+    assert repo.writes() == writes
+    (repo.scratch / "cache-figures.json").write_text(
+        json.dumps({"cold": job_windows(cold), "warm": job_windows(warm)}), encoding="utf-8"
+    )
 
     # A second push, six shards of one shop each: nothing to write, the same shops.
     again = act(repo, "push", shards=6, name="push-6")
@@ -231,36 +255,3 @@ def test_a_shop_that_refuses_the_credentials_fails_its_job_alone(repo: GitOpsRep
     assert states == {shop: "failed" if shop == refusing else "ok" for shop in SHOPS}
     said = [str(line.get("msg", "")) for line in jobs[f"{shard_of(refusing, 3)}/3"]]
     assert any(refusing in text and "failed" in text for text in said)  # the log names it
-
-
-def memos(folder: Path) -> dict[str, int]:
-    """The memo files of validated declarations under ``folder``, with their times (ns)."""
-    found = folder.glob("**/declarations/*.json")
-    return {path.name: path.stat().st_mtime_ns for path in found}
-
-
-def test_a_fresh_runner_restores_the_cache_and_validates_nothing_again(
-    repo: GitOpsRepository,
-) -> None:
-    """Each shard's cache (pip's downloads, the memo of validated declarations) is saved by
-    the first run and restored into the fresh workspace of the next, whose program runs then
-    find every stack's declarations validated: no memo file is written again."""
-    assert act(repo, "push", shards=3, name="cache-push").status == 0  # every shop applied
-    shutil.rmtree(repo.scratch / "actions-cache", ignore_errors=True)
-    cold = act(repo, "schedule", shards=3, name="cache-cold")
-    assert cold.status == 0, cold.text()[-6000:]
-    said = [str(line.get("msg", "")) for line in cold.lines]
-    assert sum("stand-in cache: saved" in text for text in said) == 3
-    saved = memos(repo.scratch / "actions-cache")
-    assert len(saved) == len(SHOPS)  # one memo per stack, each in its shard's entry
-
-    warm = act(repo, "schedule", shards=3, name="cache-warm")
-    assert warm.status == 0, warm.text()[-6000:]
-    said = [str(line.get("msg", "")) for line in warm.lines]
-    assert sum("stand-in cache: hit" in text for text in said) == 3
-    assert set(workspaces(warm).values()).isdisjoint(workspaces(cold).values())  # fresh ones
-    # What each warm job's folders held at its end: every memo restored, none written again.
-    assert memos(repo.scratch / "cache-seen-cache-warm") == saved
-    (repo.scratch / "cache-figures.json").write_text(
-        json.dumps({"cold": job_windows(cold), "warm": job_windows(warm)}), encoding="utf-8"
-    )
