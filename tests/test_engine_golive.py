@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,26 +26,35 @@ pytestmark = pytest.mark.engine
 CLASS_NAMES = ("TargetUnready", "ShoprenterError", "Traceback")
 
 
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return int(probe.getsockname()[1])
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections while held: bound, never listening. A port
+    found free and closed again can be taken meanwhile by another process of a parallel run (a
+    plugin's server, a simulator), which then answers the test delivery instead."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
 
 
 def test_a_dead_target_creates_nothing_and_a_live_one_goes_live(
     stack: LocalStack, sim: SimulatorControl
 ) -> None:
     stack.set_config(f"{stack.namespace}:verifyTargets", True)
-    port = free_port()
-    erp = {"name": "erp", "event": "order_confirm", "url": f"http://127.0.0.1:{port}/sr?key=s3cret"}
-    stack.declare([erp])
-    calls = CallsSince(sim)
-    with pytest.raises(PulumiError) as caught:
-        stack.up()
+    with refused_port() as port:
+        erp = {
+            "name": "erp",
+            "event": "order_confirm",
+            "url": f"http://127.0.0.1:{port}/sr?key=s3cret",
+        }
+        stack.declare([erp])
+        calls = CallsSince(sim)
+        with pytest.raises(PulumiError) as caught:
+            stack.up()
     said = caught.value.output
     assert (
         f"verify target of webhook erp failed: http://127.0.0.1:{port}/sr?key=*** answered a "
         "test delivery with connection refused; nothing was written to the shop" in said
-    )
+    ), said
     assert "s3cret" not in said and not [name for name in CLASS_NAMES if name in said]
     assert calls.writes() == {} and sim.webhooks() == []
 
