@@ -192,31 +192,37 @@ def recover(stack: auto.Stack, run: ShopRun) -> None:
 def mend_cut_off_metadata(workspace: auto.LocalWorkspace, stack: str) -> list[str]:
     """Delete a file backend's metadata sidecar of ``stack`` that a killed run cut off.
 
-    The file backend writes a checkpoint atomically (a temporary file, renamed), but the small
-    sidecar beside it (``<stack>.json.attrs``, the checkpoint's content type) by truncating and
-    writing: a run killed between the two leaves it empty, and every command on the stack then
-    fails with ``failed to load checkpoint: EOF``. Without its sidecar the intact checkpoint
-    reads as before. Returns what was done, as the run's steps.
+    Returns what was done, as the run's steps; nothing on any other backend.
     """
     url = urlsplit(workspace.who_am_i().url or "")
     if url.scheme != "file":
         return []
     root = Path.home() if url.netloc == "~" else Path("/")
     stacks = root / unquote(url.path).lstrip("/") / ".pulumi" / "stacks"
-    folders = (
-        stacks / workspace.project_settings().name,
-        stacks,
-    )  # the project-scoped layout first
-    mended = []
-    for sidecar in (found for folder in folders for found in folder.glob(f"{stack}.json*.attrs")):
-        try:
-            json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            sidecar.unlink()
-            mended.append(
-                f"removed {sidecar.name}, cut off by a killed run (the checkpoint is intact)"
-            )
-    return mended
+    deleted = delete_cut_off_sidecars(stacks, workspace.project_settings().name, stack)
+    return [
+        f"removed {name}, cut off by a killed run (the checkpoint is intact)" for name in deleted
+    ]
+
+
+def delete_cut_off_sidecars(stacks: Path, project: str, stack: str) -> list[str]:
+    """Delete the cut-off metadata sidecars of ``stack`` in a file backend's ``stacks`` folder.
+
+    The file backend writes a checkpoint atomically (a temporary file, renamed), but the small
+    sidecar beside it (``<stack>.json.attrs``, the checkpoint's content type) by truncating and
+    writing: a run killed between the two leaves it empty, and every command on the stack then
+    fails with ``failed to load checkpoint: EOF``. Without its sidecar the intact checkpoint
+    reads as before. Returns the names of the files deleted.
+    """
+    deleted = []
+    for folder in (stacks / project, stacks):  # the project-scoped layout first
+        for sidecar in folder.glob(f"{stack}.json*.attrs"):
+            try:
+                json.loads(sidecar.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                sidecar.unlink()
+                deleted.append(sidecar.name)
+    return deleted
 
 
 def holder_is_gone(holder: re.Match[str]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
+from provider.fleet import delete_cut_off_sidecars
 from provider.shoprenter.settings import ENVIRONMENT_VARIABLES, SECRET_KEYS, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,6 +232,15 @@ class LocalStack:
 
     def up(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", *extra)
+
+    def recover(self) -> None:
+        """After a killed run, docs/operations.md's recovery, step by step: a cut-off
+        sidecar deleted, the lock cancelled, an ``up``, pending creates cleared."""
+        stacks = self.workdir / "state" / ".pulumi" / "stacks"  # nothing there on another backend
+        delete_cut_off_sidecars(stacks, self.namespace, self.stack)
+        self.pulumi("cancel", "--yes", check=False)  # no lock left is no error here
+        self.up()
+        self.pulumi("refresh", "--clear-pending-creates", "--yes")
 
     def outputs(self) -> dict[str, Any]:
         result = self.pulumi("stack", "output", "--json", "--show-secrets")

@@ -304,8 +304,7 @@ def test_a_run_killed_after_a_create_leaves_no_duplicate(
     for leftover in stack.processes():  # what the engine started dies with it here
         os.kill(leftover, signal.SIGKILL)
 
-    stack.pulumi("cancel", "--yes", check=False)  # a file backend may keep a lock; clear it
-    stack.up()
+    stack.recover()
     assert sorted(shop_state(sim)) == ["ERP sync", "status-feed"]
     assert len(sim.webhooks()) == 2
 
@@ -349,10 +348,8 @@ def test_nothing_runs_or_writes_after_the_cli_is_killed(
     assert len(late) <= 1, f"API calls reached the shop after the engine was gone ({took}): {late}"
     assert left == [], "processes of the run outlived the engine by 10 s"
 
-    stack.pulumi("config", "set", "shoprenter:requestsPerSecond", "1000")
-    stack.pulumi("cancel", "--yes", check=False)  # the README's recovery, step by step
-    stack.up()
-    stack.pulumi("refresh", "--clear-pending-creates", "--yes")
+    stack.set_config("shoprenter:requestsPerSecond", "1000")
+    stack.recover()
     assert labels(sim) == [hook["name"] for hook in hooks]
     stack.pulumi("preview", "--expect-no-changes")
 
@@ -439,7 +436,6 @@ def test_a_run_killed_with_skipped_checkpoints_leaves_no_duplicate(
         time.sleep(0.1)
     os.killpg(run.pid, signal.SIGKILL)  # the state was never written: no record of the three
     run.wait(timeout=30)
-    stack.pulumi("cancel", "--yes", check=False)
-    stack.up()
+    stack.recover()
     assert sorted(shop_state(sim)) == ["ERP sync", "newsletter", "status-feed"]
     assert calls.writes()["POST"] == 3  # each made once; the next up took them over

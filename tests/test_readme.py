@@ -16,7 +16,6 @@ itself, which runs this walk, and running them all again here only doubled their
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from provider.fleet import delete_cut_off_sidecars
 from sandbox.local_engine import ROOT, engine_environment
 from sandbox.simulator.control import SimulatorControl
 from sandbox.simulator.orders import SHOP_ZONE
@@ -284,18 +284,8 @@ def kill_an_up_midway(walk: Walk) -> None:
     while group_alive(run.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not group_alive(run.pid), "the run's plugins outlived the engine by 30 s"
-    delete_a_cut_off_sidecar(walk)
-
-
-def delete_a_cut_off_sidecar(walk: Walk) -> None:
-    """What docs/operations.md tells a person to do by hand when the kill landed while the
-    file backend rewrote the checkpoint's sidecar (`<stack>.json.attrs`, left cut off: every
-    command then fails with `failed to load checkpoint: EOF`); seen once in a loaded run."""
-    for sidecar in (walk.repo.parent / "state" / ".pulumi").rglob("production.json*.attrs"):
-        try:
-            json.loads(sidecar.read_text(encoding="utf-8"))
-        except ValueError:
-            sidecar.unlink()
+    stacks = walk.repo.parent / "state" / ".pulumi" / "stacks"
+    delete_cut_off_sidecars(stacks, "shoprenter-webhooks", "production")  # as the docs say, by hand
 
 
 def group_alive(group: int) -> bool:
