@@ -285,7 +285,8 @@ def kill_an_up_midway(walk: Walk) -> None:
         time.sleep(0.1)
     assert not group_alive(run.pid), "the run's plugins outlived the engine by 30 s"
     stacks = walk.repo.parent / "state" / ".pulumi" / "stacks"
-    delete_cut_off_sidecars(stacks, "shoprenter-webhooks", "production")  # as the docs say, by hand
+    project = yaml.safe_load((walk.repo / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+    delete_cut_off_sidecars(stacks, project, "production")  # as the docs say, by hand
 
 
 def group_alive(group: int) -> bool:
