@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
@@ -100,9 +100,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def own_workspace(project_dir: Path, stack: str, scratch: Path) -> auto.LocalWorkspace:
+def own_workspace(
+    project_dir: Path, stack: str, scratch: Path, cli: auto.PulumiCommand
+) -> auto.LocalWorkspace:
     """A workspace of its own for ``stack``: ``Pulumi.yaml`` copied, every other entry linked
-    (the virtualenv too: the project's ``virtualenv`` option is relative to its folder)."""
+    (the virtualenv too: the project's ``virtualenv`` option is relative to its folder).
+    ``cli``: the run's one checked CLI (a workspace made without one runs ``pulumi version``)."""
     folder = scratch / stack
     folder.mkdir(parents=True)
     for entry in project_dir.iterdir():
@@ -110,7 +113,7 @@ def own_workspace(project_dir: Path, stack: str, scratch: Path) -> auto.LocalWor
             (folder / entry.name).write_bytes(entry.read_bytes())
         elif entry.name not in NOT_LINKED:
             (folder / entry.name).symlink_to(entry.resolve())
-    return auto.LocalWorkspace(work_dir=str(folder))
+    return auto.LocalWorkspace(work_dir=str(folder), pulumi_command=cli)
 
 
 def changes_of(counts: Optional[Mapping[Any, int]]) -> dict[str, int]:
@@ -121,7 +124,10 @@ def changes_of(counts: Optional[Mapping[Any, int]]) -> dict[str, int]:
 def run_operation(stack: auto.Stack, run: ShopRun, refresh: bool = False) -> None:
     """Do ``run.operation`` on ``stack`` and record its changes and outcome; ``refresh``: an
     ``up`` or ``preview`` reads the shop first (``drift`` always does), so that it puts back
-    (or shows) what people changed in the admin."""
+    (or shows) what people changed in the admin.
+
+    A result's summary is read without secrets (``show_secrets=False``): the report needs its
+    change counts alone, and showing secrets costs each shop a derivation of the stack's key."""
     if run.operation == "recover":
         recover(stack, run)
         return
@@ -131,7 +137,11 @@ def run_operation(stack: auto.Stack, run: ShopRun, refresh: bool = False) -> Non
         drifted = run.operation == "drift" and run.describe_changes() != "no change"
         run.state = "drifted" if drifted else "ok"
         return
-    result = stack.up(refresh=refresh) if run.operation == "up" else stack.refresh()
+    result = (
+        stack.up(refresh=refresh, show_secrets=False)
+        if run.operation == "up"
+        else stack.refresh(show_secrets=False)
+    )
     run.changes = changes_of(result.summary.resource_changes)
     run.state = "ok"
 
@@ -172,7 +182,7 @@ def recover(stack: auto.Stack, run: ShopRun) -> None:
     """After an interrupted run: clear a dead run's lock, finish the update, drop pending
     creates. A lock whose holder may still be running is left alone."""
     try:
-        result = stack.up()
+        result = stack.up(show_secrets=False)
     except auto.ConcurrentUpdateError as error:
         holder = LOCK_HOLDER.search(str(error))
         if holder is None or not holder_is_gone(holder):
@@ -181,10 +191,10 @@ def recover(stack: auto.Stack, run: ShopRun) -> None:
             return
         stack.cancel()
         run.steps.append(f"removed the lock {holder.group(0)}: that process is gone")
-        result = stack.up()
+        result = stack.up(show_secrets=False)
     run.changes = changes_of(result.summary.resource_changes)
     run.steps.append(f"up: {run.describe_changes()}")
-    stack.refresh(clear_pending_creates=True)
+    stack.refresh(clear_pending_creates=True, show_secrets=False)
     run.steps.append("refresh --clear-pending-creates: the state holds no pending operation")
     run.state, run.message = "ok", "; ".join(run.steps)
 
@@ -253,6 +263,13 @@ class Fleet:
         self.refresh = refresh
         self.replay_arguments = replay_arguments
 
+    @cached_property
+    def cli(self) -> auto.PulumiCommand:
+        """The ``pulumi`` on PATH, its version checked once for every shop (not once per
+        shop's workspace). Made by the first shop that needs it, so that a missing or too old
+        CLI fails each shop with its message, as any other failure does."""
+        return auto.PulumiCommand()
+
     def plan(self, operation: str) -> list[ShopRun]:
         return [ShopRun(stack, operation) for stack in self.stacks]
 
@@ -276,7 +293,7 @@ class Fleet:
                 on_change(run)
                 return
             create = run.operation in ("preview", "up")
-            workspace = own_workspace(self.project_dir, run.stack, scratch)
+            workspace = own_workspace(self.project_dir, run.stack, scratch, self.cli)
             if run.operation == "recover":
                 run.steps += mend_cut_off_metadata(workspace, run.stack)
             select = auto.Stack.create_or_select if create else auto.Stack.select
