@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -98,6 +99,47 @@ def engine_environment(binary: Path, home: Path, backend: str) -> dict[str, str]
         NO_COLOR="1",
     )
     return environment
+
+
+# The secrets the CLI encrypted for this process's stacks, by the passphrase's salt of the
+# stack file that holds them: {salt: {plaintext: ciphertext}}. Every stack here has PASSPHRASE.
+_encrypted: dict[str, dict[str, str]] = {}
+
+
+def init_stack(
+    pulumi: Callable[..., object], stack_file: Path, stack: str, config: dict[str, str]
+) -> None:
+    """``pulumi stack init STACK`` with ``config`` (``shoprenter:`` keys), the secret ones
+    encrypted, through ``pulumi(*args)``, the caller's way of running the CLI in the project.
+
+    The CLI encrypts the first secrets of a process, in one ``config set-all``. A later stack
+    whose secrets it has already encrypted gets its ``stack_file`` written first, as a
+    repository holds one (the passphrase's salt and each secret encrypted under it), which
+    ``stack init`` adopts: one CLI start fewer, and one derivation of the passphrase's key
+    (the CLI's 1,000,000 PBKDF2 rounds, paid by each command that reads a stack's secrets)."""
+    secrets = {key: value for key, value in config.items() if key.split(":")[1] in SECRET_KEYS}
+    salt = next(
+        (salt for salt, known in _encrypted.items() if set(secrets.values()) <= known.keys()),
+        None,
+    )
+    if salt is not None:
+        encrypted = _encrypted[salt]
+        values = {
+            key: {"secure": encrypted[value]} if key in secrets else value
+            for key, value in config.items()
+        }
+        document = {"encryptionsalt": salt, "config": values}
+        stack_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        pulumi("stack", "init", stack)
+        return
+    pulumi("stack", "init", stack)
+    pairs = []
+    for key, value in config.items():
+        pairs += ["--secret" if key in secrets else "--plaintext", f"{key}={value}"]
+    pulumi("config", "set-all", "--stack", stack, *pairs)
+    written = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
+    known = _encrypted.setdefault(written["encryptionsalt"], {})
+    known.update({value: written["config"][key]["secure"] for key, value in secrets.items()})
 
 
 class PulumiError(RuntimeError):
@@ -206,14 +248,8 @@ class LocalStack:
         return found
 
     def create(self, connection: dict[str, str]) -> None:
-        """Make the stack with these ``shoprenter:`` settings, the secret ones encrypted, in
-        one ``config set-all``: each CLI start of a stack with secrets derives its key anew."""
-        self.pulumi("stack", "init", self.stack)
-        pairs = []
-        for key, value in stack_config(connection).items():
-            kind = "--secret" if key.split(":")[1] in SECRET_KEYS else "--plaintext"
-            pairs += [kind, f"{key}={value}"]
-        self.pulumi("config", "set-all", *pairs)
+        """Make the stack with these ``shoprenter:`` settings, the secret ones encrypted."""
+        init_stack(self.pulumi, self.config_file, self.stack, stack_config(connection))
 
     def set_config(self, key: str, value: Any) -> None:
         """Write one config value (any YAML: a list stays a list) to the stack file;

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from sandbox.local_engine import ROOT, engine_environment
+from provider.shoprenter.settings import stack_config
+from sandbox.local_engine import ROOT, engine_environment, init_stack
 from sandbox.simulator import Simulator, SimulatorControl
 from sandbox.simulator.shop import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -91,16 +92,15 @@ class GitOpsRepository:
         shutil.copy(GITLAB_PIPELINE, self.folder / GITLAB_PIPELINE.name)
 
     def _add_stack(self, shop: str) -> None:
-        """``pulumi stack init`` and the shop's connection, its secret encrypted."""
+        """``pulumi stack init`` with the shop's connection, its secret encrypted."""
         control = self.shops[shop]
-        self.pulumi("stack", "init", shop)
-        self.pulumi(
-            "config", "set-all", "--stack", shop,
-            "--plaintext", f"shoprenter:apiUrl={control.api_url}",
-            "--plaintext", f"shoprenter:tokenUrl={control.token_url}",
-            "--plaintext", f"shoprenter:clientId={DEFAULT_CLIENT_ID}",
-            "--secret", f"shoprenter:clientSecret={DEFAULT_CLIENT_SECRET}",
-        )  # fmt: skip
+        connection = {
+            "apiUrl": control.api_url,
+            "tokenUrl": control.token_url,
+            "clientId": DEFAULT_CLIENT_ID,
+            "clientSecret": DEFAULT_CLIENT_SECRET,
+        }
+        init_stack(self.pulumi, self.folder / f"Pulumi.{shop}.yaml", shop, stack_config(connection))
 
     def _commit(self) -> None:
         git = ["git", "-c", "user.name=agency", "-c", "user.email=ci@agency.example"]
