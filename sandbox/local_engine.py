@@ -123,16 +123,15 @@ def init_stack(
         None,
     )
     if salt is not None:
-        encrypted = _encrypted[salt]
         values = {
-            key: {"secure": encrypted[value]} if key in secrets else value
+            key: {"secure": _encrypted[salt][value]} if key in secrets else value
             for key, value in config.items()
         }
         document = {"encryptionsalt": salt, "config": values}
         stack_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        pulumi("stack", "init", stack)
-        return
     pulumi("stack", "init", stack)
+    if salt is not None:
+        return
     pairs = []
     for key, value in config.items():
         pairs += ["--secret" if key in secrets else "--plaintext", f"{key}={value}"]
