@@ -69,7 +69,9 @@ def test_a_team_stack_on_each_backend(team_stack: LocalStack, sim: SimulatorCont
 
     # Two runners start `pulumi up` of the same change at once.
     team_stack.declare(HOOKS)
-    sim.fault("POST", "/webHooks", mode="delay", seconds=4)  # the first holds the lock a while
+    # The first holds the lock, its create answered only once the second has given up: on a
+    # loaded machine the second CLI once took longer to start than a fixed 4 s hold.
+    sim.fault("POST", "/webHooks", mode="delay", seconds=240)
     logs = [team_stack.workdir / "first.log", team_stack.workdir / "second.log"]
     before = CallsSince(sim)
     first = team_stack.start("up", "--yes", log=logs[0])
@@ -77,7 +79,9 @@ def test_a_team_stack_on_each_backend(team_stack: LocalStack, sim: SimulatorCont
     while not before.writes() and time.monotonic() < deadline:  # the first is mid-update
         time.sleep(0.1)
     second = team_stack.start("up", "--yes", log=logs[1])
-    codes = [first.wait(timeout=300), second.wait(timeout=300)]
+    second_code = second.wait(timeout=180)
+    sim.end_delays()
+    codes = [first.wait(timeout=300), second_code]
     outputs = [log.read_text(encoding="utf-8") for log in logs]
     assert codes[0] == 0, outputs[0]
     assert codes[1] != 0 and "the stack is currently locked" in outputs[1], outputs[1]

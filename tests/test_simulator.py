@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -144,3 +146,18 @@ def test_the_limiters_count_as_their_names_say() -> None:
 def test_an_unknown_limiter_is_refused(sim: SimulatorControl) -> None:
     with pytest.raises(requests.HTTPError, match=r"^400 Client Error"):
         sim.settings(limiter="leaky")
+
+
+def test_a_delayed_answer_goes_out_when_the_delays_end(sim: SimulatorControl) -> None:
+    """A test holds a call (``delay``) until what it waits for has happened, not for a fixed
+    time a loaded machine may outlast; a reset frees whatever the last test left held."""
+    for release in (sim.end_delays, sim.reset):
+        sim.reset()  # an empty log: the held call is the only one
+        sim.fault("POST", "/webHooks", mode="delay", seconds=60)
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(call, sim, "POST", "/webHooks", json=api_body(), headers=JSON)
+            while not sim.api_calls("POST"):  # logged when handled, before the delay
+                time.sleep(0.05)
+            assert not held.done()
+            release()
+            assert held.result(timeout=10).status_code == 201

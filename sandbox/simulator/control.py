@@ -44,6 +44,10 @@ class SimulatorControl:
     def fault(self, method: str, path: str, **fault: Any) -> None:
         self._call("POST", "faults", {"method": method, "path": path, **fault})
 
+    def end_delays(self) -> None:
+        """Answer now every request a ``delay`` fault is holding back."""
+        self._call("POST", "faults/release")
+
     def requests(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "requests"))
 

@@ -10,6 +10,7 @@ API route shares the one rate limit.
 
 Control routes for tests, demos and benchmarks (never rate-limited or logged):
 ``POST /_sim/reset``, ``GET|POST /_sim/settings``, ``POST /_sim/faults``,
+``POST /_sim/faults/release`` (answers delayed by a fault go out now),
 ``POST /_sim/tokens/revoke``, ``GET /_sim/requests``, ``GET|POST /_sim/webhooks``,
 ``PATCH|DELETE /_sim/webhooks/{id}`` (out-of-band edits, as in the admin),
 ``GET|POST /_sim/orders`` (place an order: deliver ``order_confirm`` or ``abandoned_cart``),
@@ -101,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if fault and fault.mode == "delay":
-            time.sleep(fault.seconds)
+            shop.delays_ended.wait(fault.seconds)
         if fault and fault.mode in SPOILED:
             spoil, kind = SPOILED[fault.mode]
             self._send(status, spoil(status, answer), kind, {})
@@ -223,6 +224,7 @@ class Handler(BaseHTTPRequestHandler):
             ("GET", "/_sim/settings"): lambda: dict(shop.settings.__dict__),
             ("POST", "/_sim/settings"): lambda: shop.configure(body),
             ("POST", "/_sim/faults"): lambda: shop.add_fault(Fault(**body)),
+            ("POST", "/_sim/faults/release"): shop.end_delays,
             ("POST", "/_sim/tokens/revoke"): shop.revoke_tokens,
             ("GET", "/_sim/requests"): lambda: list(shop.log),
             ("GET", "/_sim/webhooks"): shop.all,

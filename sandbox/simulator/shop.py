@@ -86,7 +86,8 @@ class Fault:
 
     ``mode``: ``status`` answers ``status`` without acting; ``drop-before`` closes the
     connection without acting; ``drop-after`` acts, then closes without answering (a lost
-    response); ``delay`` acts, then waits ``seconds`` before answering. Answers no API should
+    response); ``delay`` acts, then waits ``seconds`` before answering, or less if the test
+    ends the delays first (``POST /_sim/faults/release``). Answers no API should
     give: ``page`` is a gateway's HTML page with ``status``, without acting; ``empty-after``
     acts, then answers its own status with an empty body; ``cut-after`` acts, then answers
     its own status with the JSON cut off halfway.
@@ -117,10 +118,13 @@ class Shop:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # What the answers held by a ``delay`` fault wait on, besides their time.
+        self.delays_ended = threading.Event()
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
+            self.end_delays()  # an answer the last test left delayed goes out now
             self.settings = Settings()
             self.webhooks: dict[str, dict[str, Any]] = {}
             self.log: list[dict[str, Any]] = []
@@ -146,6 +150,11 @@ class Shop:
                 setattr(self.settings, key, value)
             self._limiter = None
             return dict(self.settings.__dict__)
+
+    def end_delays(self) -> None:
+        """Send now every answer a ``delay`` fault holds; later ones wait their time again."""
+        self.delays_ended.set()
+        self.delays_ended = threading.Event()
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
