@@ -125,16 +125,18 @@ def spare_the_processor(environment: MutableMapping[str, str]) -> None:
     """Set what every process the tests start inherits, to spend less of the processor, which
     bounds the suite (docs/benchmarks.md): none of it changes what a process does.
 
-    - Python writes the bytecode of what it imports, into one folder outside the work tree:
-      some CI images forbid writing it, and then each of the thousands of plugin and program
-      processes compiled this project's modules anew.
+    - Python writes the bytecode of what it imports beside the code, where the next process
+      finds it (some CI images say not to, and then each of the thousands of plugin and
+      program processes compiled what it imported anew). Never into one folder of its own
+      (``PYTHONPYCACHEPREFIX``): that folder mirrors each module's path, and every scratch
+      project reaches the virtualenv and ``provider/`` through links of its own, so each
+      project compiled them all again (0.7 CPU-s a stack) and wrote 2 GB a run.
     - pip does not compile all it installs (``PIP_NO_COMPILE`` is read as the value of pip's
       compile flag: ``0`` turns it off): the processes compile, once, what they import.
     - The Go programs (the CLI, the official language host, act) collect garbage a quarter
       as often: they live seconds.
     """
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
-    cache = Path(environment.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    environment.setdefault("PYTHONPYCACHEPREFIX", str(cache / "shoprenter-webhooks" / "pycache"))
+    environment.pop("PYTHONPYCACHEPREFIX", None)
     environment.setdefault("PIP_NO_COMPILE", "0")
     environment.setdefault("GOGC", "400")
