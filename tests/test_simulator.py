@@ -156,8 +156,9 @@ def test_a_delayed_answer_goes_out_when_the_delays_end(sim: SimulatorControl) ->
         sim.fault("POST", "/webHooks", mode="delay", seconds=60)
         with ThreadPoolExecutor(1) as pool:
             held = pool.submit(call, sim, "POST", "/webHooks", json=api_body(), headers=JSON)
-            while not sim.api_calls("POST"):  # logged when handled, before the delay
-                time.sleep(0.05)
+            deadline = time.monotonic() + 10
+            while not sim.api_calls("POST") and time.monotonic() < deadline:
+                time.sleep(0.05)  # logged when handled, before the delay
             assert not held.done()
             release()
             assert held.result(timeout=10).status_code == 201
